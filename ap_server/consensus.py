@@ -1,0 +1,39 @@
+"""The AP's consensus steps: global F, Z projection and U update (DESIGN.md §3, steps 3–5)."""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["global_f", "project_power", "dual_update", "power"]
+
+
+def power(f: torch.Tensor) -> torch.Tensor:
+    """``tr(F F^H)`` per leading batch element: ``[..., M, m] -> [...]``."""
+    return f.abs().pow(2).sum(dim=(-2, -1))
+
+
+def global_f(f_local: torch.Tensor, shared: bool, weights: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Step 3. Shared mode: ``F = mean_k F_k`` over the users that answered (``weights``
+    ``[K]``, 0 for a dropped user), output ``[1, M, m]``. Multi-link: each user keeps its
+    own ``F_k`` (``[K, M, m]``, unchanged)."""
+    if not shared:
+        return f_local
+    if weights is None:
+        return f_local.mean(dim=0, keepdim=True)
+    w = weights.to(f_local.real.dtype)
+    total = w.sum()
+    if float(total) <= 0:
+        raise ValueError("no user answered this round")
+    return (w.reshape(-1, 1, 1).to(f_local.dtype) * f_local).sum(dim=0, keepdim=True) / total
+
+
+def project_power(f: torch.Tensor, budget: float) -> torch.Tensor:
+    r"""Step 4: ``Π_𝒫`` onto ``{Z : tr(Z Z^H) ≤ P_T}``: unchanged inside, else scaled by
+    ``sqrt(P_T / tr(Z Z^H))``. Per leading batch element."""
+    p = power(f)
+    scale = torch.where(p > budget, torch.sqrt(budget / p.clamp_min(1e-300)), torch.ones_like(p))
+    return f * scale[..., None, None].to(f.dtype)
+
+
+def dual_update(u: torch.Tensor, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Step 5: ``U ← U + F − Z`` (scaled dual)."""
+    return u + f - z

@@ -1,0 +1,54 @@
+"""The AP's local F-step, one per user (DESIGN.md §3, step 2).
+
+``ρ`` is per pilot: the DESIGN.md Sylvester equation with penalty ``n ρ``. Divided by n
+and multiplied on the right by ``R_xx = X X^H / n`` it reads
+
+.. math:: (A_k^H A_k)\, F_k\, R_{xx} + ρ F_k = A_k^H R_{yx,k} + ρ (Z - U)
+
+Batched over users: ``gram = A^H A`` ``[K, M, M]``, ``cross = A^H R_yx`` ``[K, M, m]``,
+``Z``, ``U`` ``[1 or K, M, m]``.
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["local_f_step_closed", "local_f_step_sylvester", "solve_hermitian_sylvester"]
+
+
+def local_f_step_closed(
+    gram: torch.Tensor, cross: torch.Tensor, z: torch.Tensor, u: torch.Tensor, rho: float
+) -> torch.Tensor:
+    r"""Closed form for whitened pilots (``R_xx = I``), DESIGN.md §3 step 2.
+
+    .. math:: F_k = (A_k^H A_k + ρ I)^{-1} (A_k^H R_{yx,k} + ρ (Z - U))
+    """
+    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+    rhs = cross + rho * (z - u)
+    chol = torch.linalg.cholesky(gram + rho * eye)
+    return torch.cholesky_solve(rhs, chol)
+
+
+def solve_hermitian_sylvester(
+    a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, rho: float | torch.Tensor
+) -> torch.Tensor:
+    r"""Solve ``A X B + ρ X = C`` for Hermitian PSD ``A`` ``[..., M, M]`` and ``B`` ``[..., m, m]``.
+
+    Eigendecompositions ``A = P Λ P^H``, ``B = Q Μ Q^H`` diagonalise it:
+    ``X = P [ (P^H C Q) / (λ_i μ_j + ρ) ] Q^H``. Batched; ``ρ`` scalar or ``[...]``.
+    """
+    lam, p = torch.linalg.eigh(a)
+    mu, q = torch.linalg.eigh(b)
+    rho_t = torch.as_tensor(rho, dtype=lam.dtype, device=lam.device)
+    if rho_t.dim():
+        rho_t = rho_t[..., None, None]
+    ct = p.mH @ c @ q
+    denom = lam[..., :, None] * mu[..., None, :] + rho_t
+    return p @ (ct / denom.to(ct.dtype)) @ q.mH
+
+
+def local_f_step_sylvester(
+    gram: torch.Tensor, cross: torch.Tensor, rxx: torch.Tensor, z: torch.Tensor, u: torch.Tensor, rho: float
+) -> torch.Tensor:
+    r"""General F-step (any ``R_xx``): the Sylvester equation of DESIGN.md §3 step 2,
+    solved by eigendecompositions of the two Hermitian matrices (batched)."""
+    return solve_hermitian_sylvester(gram, rxx, cross + rho * (z - u), rho)

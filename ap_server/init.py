@@ -1,0 +1,38 @@
+"""Feasible, informed initial pre-equalizers ``F₀`` (DESIGN.md §3, initialisation)."""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["initial_f"]
+
+
+def initial_f(
+    kind: str, symbols: int, chol: torch.Tensor, budget: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""``F₀`` ``[1, M, m]`` with ``tr(F₀F₀^H) = P_T``.
+
+    - ``"pca"``: the leading ``M`` principal directions of the AP pilots, expressed in the
+      whitened coordinates the ADMM works in (top eigenvectors of ``L^H L``, ``L`` the
+      whitening factor; for unwhitened pilots ``L`` is the covariance's Cholesky factor).
+    - ``"first-k"``: the first ``M`` (whitened) features, like the First-K baseline.
+    - ``"random"``: i.i.d. complex Gaussian, scaled to the budget.
+
+    When ``M > m`` the extra rows are zero.
+    """
+    m = chol.shape[-1]
+    dtype, device = chol.dtype, chol.device
+    k = min(symbols, m)
+    f = torch.zeros(symbols, m, dtype=dtype, device=device)
+    if kind == "pca":
+        _, vecs = torch.linalg.eigh(chol.mH @ chol)
+        f[:k] = vecs[:, -k:].flip(-1).mH
+    elif kind == "first-k":
+        f[:k, :k] = torch.eye(k, dtype=dtype, device=device)
+    elif kind == "random":
+        re = torch.randn(symbols, m, generator=generator, dtype=chol.real.dtype, device=device)
+        im = torch.randn(symbols, m, generator=generator, dtype=chol.real.dtype, device=device)
+        f = torch.complex(re, im).to(dtype)
+    else:
+        raise ValueError(f"unknown init {kind!r} (pca, first-k, random)")
+    f = f * torch.sqrt(budget / f.abs().pow(2).sum())
+    return f.unsqueeze(0)

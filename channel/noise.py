@@ -1,0 +1,49 @@
+"""AWGN at the DESIGN.md §2 SNR convention, drawn by Sionna's AWGN block."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from sionna.phy.channel import AWGN
+
+__all__ = ["noise_variance", "SeededAWGN", "add_noise", "empirical_snr_db"]
+
+
+def noise_variance(snr_db: float | Sequence[float] | torch.Tensor, power: float, channel_uses: int) -> torch.Tensor:
+    r"""``σ² = P_T / (c · 10^{SNR/10})``: per receive antenna, at full budget (DESIGN.md §2).
+
+    Accepts one SNR or one per user; returns a float64 tensor of the same length.
+    """
+    snr = torch.as_tensor(snr_db, dtype=torch.float64)
+    return power / (channel_uses * 10.0 ** (snr / 10.0))
+
+
+class SeededAWGN(AWGN):
+    """Sionna's :class:`AWGN` drawing from an explicit generator."""
+
+    def __init__(self, *args, generator: torch.Generator, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._generator = generator
+
+    @property
+    def torch_rng(self) -> torch.Generator:  # type: ignore[override]
+        return self._generator
+
+
+def add_noise(x: torch.Tensor, variance: torch.Tensor | float, generator: torch.Generator) -> torch.Tensor:
+    r"""``y = x + w``, ``w ~ CN(0, σ² I)``.
+
+    ``x: [K, ..., rows, n]`` complex; ``variance`` a scalar or ``[K]`` (one per user).
+    """
+    precision = "double" if x.dtype == torch.complex128 else "single"
+    block = SeededAWGN(precision=precision, device=str(x.device), generator=generator)
+    var = torch.as_tensor(variance, dtype=x.real.dtype, device=x.device)
+    if var.dim() == 1:
+        var = var.reshape(-1, *([1] * (x.dim() - 1)))
+    return block(x, var)
+
+
+def empirical_snr_db(signal: torch.Tensor, noisy: torch.Tensor, power: float, channel_uses: int) -> float:
+    """Measured SNR at the DESIGN.md convention: ``P_T / (c · mean|w|²)`` in dB."""
+    w = noisy - signal
+    return float(10 * torch.log10(torch.tensor(power / (channel_uses * w.abs().pow(2).mean().item()))))

@@ -1,0 +1,53 @@
+"""Pre-whitening of pilot matrices with their own statistics (DESIGN.md §2)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["Whitener", "fit_whitener", "identity_whitener"]
+
+
+@dataclass(frozen=True)
+class Whitener:
+    r"""Affine whitening ``X_w = L^{-1}(X - μ)`` with ``L L^H = cov(X)`` (DESIGN.md §2).
+
+    Columns are samples: ``X`` is ``[..., m, n]``. ``mean`` is ``[..., m, 1]`` and
+    ``chol`` the lower-triangular ``L``, ``[..., m, m]``.
+    """
+
+    mean: torch.Tensor
+    chol: torch.Tensor
+
+    def whiten(self, x: torch.Tensor) -> torch.Tensor:
+        """``[..., m, n] -> [..., m, n]``: ``L⁻¹(x − μ)`` by a triangular solve."""
+        return torch.linalg.solve_triangular(self.chol, x - self.mean, upper=False)
+
+    def unwhiten(self, xw: torch.Tensor) -> torch.Tensor:
+        """Exact inverse of :meth:`whiten`: ``L x_w + μ``."""
+        return self.chol @ xw + self.mean
+
+
+def fit_whitener(x: torch.Tensor, ridge: float = 1e-6) -> Whitener:
+    r"""Fit a :class:`Whitener` on pilots ``x: [..., m, n]`` (complex).
+
+    ``cov = (x−μ)(x−μ)^H / n + ε I`` with ``ε = ridge · tr(cov)/m`` so that dead
+    features (constant over the pilots) do not make ``L`` singular.
+    """
+    n = x.shape[-1]
+    m = x.shape[-2]
+    mean = x.mean(dim=-1, keepdim=True)
+    xc = x - mean
+    cov = xc @ xc.mH / n
+    scale = torch.diagonal(cov, dim1=-2, dim2=-1).real.sum(-1).clamp_min(1e-30) / m
+    eye = torch.eye(m, dtype=x.dtype, device=x.device)
+    cov = cov + (ridge * scale)[..., None, None] * eye
+    return Whitener(mean=mean, chol=torch.linalg.cholesky(cov))
+
+
+def identity_whitener(m: int, dtype: torch.dtype, device: torch.device | str = "cpu") -> Whitener:
+    """A no-op whitener (whitening switched off)."""
+    return Whitener(
+        mean=torch.zeros(m, 1, dtype=dtype, device=device),
+        chol=torch.eye(m, dtype=dtype, device=device),
+    )
