@@ -1,4 +1,4 @@
-"""The AP's local F-step, one per user (DESIGN.md §3, step 2).
+r"""The AP's local F-step, one per user (DESIGN.md §3, step 2).
 
 ``ρ`` is per pilot: the DESIGN.md Sylvester equation with penalty ``n ρ``. Divided by n
 and multiplied on the right by ``R_xx = X X^H / n`` it reads

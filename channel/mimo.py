@@ -13,7 +13,7 @@ def svd_precoder(h_bar: torch.Tensor) -> torch.Tensor:
     Input ``[..., N_R, N_T]``; output ``[..., N_T, N_T]`` (unitary).
     """
     _, _, vh = torch.linalg.svd(h_bar)
-    return vh.mH
+    return vh.mH.resolve_conj()
 
 
 def lmmse_receiver(h_eff: torch.Tensor, noise_var: torch.Tensor | float, signal_var: float = 1.0) -> torch.Tensor:

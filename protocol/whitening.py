@@ -28,12 +28,15 @@ class Whitener:
         return self.chol @ xw + self.mean
 
 
-def fit_whitener(x: torch.Tensor, ridge: float = 1e-6) -> Whitener:
+def fit_whitener(x: torch.Tensor, ridge: float | None = None) -> Whitener:
     r"""Fit a :class:`Whitener` on pilots ``x: [..., m, n]`` (complex).
 
     ``cov = (x−μ)(x−μ)^H / n + ε I`` with ``ε = ridge · tr(cov)/m`` so that dead
-    features (constant over the pilots) do not make ``L`` singular.
+    features (constant over the pilots) do not make ``L`` singular; ``ridge`` defaults to
+    1e-6 in complex64 and 1e-10 in complex128.
     """
+    if ridge is None:
+        ridge = 1e-10 if x.dtype == torch.complex128 else 1e-6
     n = x.shape[-1]
     m = x.shape[-2]
     mean = x.mean(dim=-1, keepdim=True)

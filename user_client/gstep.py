@@ -16,8 +16,8 @@ def hermitian_solve_right(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """``B A⁻¹`` for Hermitian positive-definite ``A`` (Cholesky; a solve, not an inverse)."""
     chol, info = torch.linalg.cholesky_ex(a)
     if bool((info != 0).any()):
-        return torch.linalg.solve(a, b.mH).mH
-    return torch.cholesky_solve(b.mH, chol).mH
+        return torch.linalg.solve(a, b.mH).mH.resolve_conj()
+    return torch.cholesky_solve(b.mH, chol).mH.resolve_conj()
 
 
 def g_step(

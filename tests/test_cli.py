@@ -1,0 +1,77 @@
+"""The ``semalign`` command line: runs, config files, and clear one-line user errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scenarios.cli import main
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory, synthetic):
+    path = tmp_path_factory.mktemp("lat") / "latents.npz"
+    arrays = dict(ap_train=synthetic.ap_train, ap_test=synthetic.ap_test,
+                  train_labels=synthetic.train_labels, test_labels=synthetic.test_labels)
+    for k, u in enumerate(synthetic.users):
+        arrays[f"user{k}_train"], arrays[f"user{k}_test"] = u.train, u.test
+        arrays[f"user{k}_weight"], arrays[f"user{k}_bias"] = u.classifier.weight, u.classifier.bias
+    np.savez(path, **arrays)
+    return path, arrays
+
+
+def _semalign(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scenarios", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_run_with_own_latents_and_config(npz, tmp_path, capsys):
+    path, _ = npz
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("users = 3\nantennas = 2\nchannel-uses = 2\niterations = 12\npilots = 800\n")
+    out = tmp_path / "out"
+    assert main(["run", "--config", str(cfg), "--latents", str(path), "--iterations", "7", "--out", str(out), "--quiet"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["iterations"] == 7  # the flag wins over the file
+    assert res["config"]["tx_antennas"] == 2 and res["config"]["users"] == 3
+    assert [u["encoder"] for u in res["users"]] == ["user0", "user1", "user2"]
+    printed = capsys.readouterr().out
+    assert "oracle acc." in printed and "tr(FF^H)" in printed
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--power", "-1"], "field 'power'"),
+        (["--antennas", "0"], "field 'tx_antennas'"),
+        (["--users", "9"], "field 'users'"),
+        (["--channel-uses", "0"], "field 'channel_uses'"),
+    ],
+)
+def test_bad_config_one_line_error(npz, args, needle):
+    r = _semalign("run", "--latents", str(npz[0]), *args)
+    assert r.returncode == 2
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_encoder_one_line_error():
+    r = _semalign("run", "--ap-encoder", "no-such-encoder")
+    assert r.returncode == 2 and "field 'ap_encoder'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_nan_and_mismatched_latents(npz, tmp_path):
+    _, arrays = npz
+    bad = dict(arrays)
+    bad["user1_train"] = arrays["user1_train"].copy()
+    bad["user1_train"][0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", **bad)
+    r = _semalign("run", "--latents", str(tmp_path / "nan.npz"))
+    assert r.returncode == 2 and "user1_train" in r.stderr and "NaN" in r.stderr and "Traceback" not in r.stderr
+    bad = dict(arrays)
+    bad["user2_test"] = arrays["user2_test"][:, :5]
+    np.savez(tmp_path / "dim.npz", **bad)
+    r = _semalign("run", "--latents", str(tmp_path / "dim.npz"))
+    assert r.returncode == 2 and "user2_test" in r.stderr and "Traceback" not in r.stderr
