@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["estimate_channels"]
+from channel.rng import make_generator
+
+__all__ = ["estimate_channel", "estimate_channels"]
 
 
-def estimate_channels(h: torch.Tensor, nmse: float, generator: torch.Generator) -> torch.Tensor:
+def estimate_channel(h: torch.Tensor, nmse: float, generator: torch.Generator) -> torch.Tensor:
     r"""Channel estimate ``Ĥ = H + E``, ``E`` i.i.d. CN(0, NMSE · E|h|²) with ``E|h|² = 1``.
 
-    ``NMSE = E‖Ĥ − H‖² / E‖H‖²``. Input and output ``[K, N_R, N_T]`` complex.
+    ``NMSE = E‖Ĥ − H‖² / E‖H‖²``. Input and output ``[..., N_R, N_T]`` complex.
     ``nmse = 0`` returns ``h`` unchanged.
     """
     if nmse < 0:
@@ -20,3 +22,12 @@ def estimate_channels(h: torch.Tensor, nmse: float, generator: torch.Generator) 
     re = torch.randn(h.shape, generator=generator, dtype=h.real.dtype, device=h.device)
     im = torch.randn(h.shape, generator=generator, dtype=h.real.dtype, device=h.device)
     return h + std * torch.complex(re, im)
+
+
+def estimate_channels(h: torch.Tensor, nmse: float, seed: int) -> torch.Tensor:
+    """Per-user estimates of ``h`` ``[K, N_R, N_T]``, user k's error from stream ``csi-error-k``."""
+    if nmse == 0:
+        return h
+    return torch.stack([
+        estimate_channel(h[k], nmse, make_generator(seed, f"csi-error-{k}", h.device)) for k in range(h.shape[0])
+    ])

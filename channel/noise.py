@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from sionna.phy.channel import AWGN
 
-__all__ = ["noise_variance", "SeededAWGN", "add_noise", "empirical_snr_db"]
+__all__ = ["noise_variance", "SeededAWGN", "add_noise", "add_user_noise", "empirical_snr_db"]
 
 
 def noise_variance(snr_db: float | Sequence[float] | torch.Tensor, power: float, channel_uses: int) -> torch.Tensor:
@@ -41,6 +41,17 @@ def add_noise(x: torch.Tensor, variance: torch.Tensor | float, generator: torch.
     if var.dim() == 1:
         var = var.reshape(-1, *([1] * (x.dim() - 1)))
     return block(x, var)
+
+
+def add_user_noise(x: torch.Tensor, variance: torch.Tensor, seed: int, stream: str) -> torch.Tensor:
+    """:func:`add_noise` with user k's noise from its own stream ``{stream}-k``:
+    ``x`` ``[K, rows, n]``, ``variance`` ``[K]``. The same user sees the same noise
+    whether it runs batched with others or alone (the Flower runtime)."""
+    from channel.rng import make_generator
+
+    return torch.stack([
+        add_noise(x[k], variance[k], make_generator(seed, f"{stream}-{k}", x.device)) for k in range(x.shape[0])
+    ])
 
 
 def empirical_snr_db(signal: torch.Tensor, noisy: torch.Tensor, power: float, channel_uses: int) -> float:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from channel import add_noise, lmmse_receiver, make_generator, svd_precoder
+from channel import add_user_noise, lmmse_receiver, svd_precoder
 from protocol.config import RunConfig
 from scenarios.problem import Problem
 from user_client.alignment import apply_affine_alignment, fit_affine_alignment
@@ -24,10 +24,11 @@ def select_features(xc: torch.Tensor, k: int, kind: str) -> tuple[torch.Tensor, 
 
 def feature_link(
     sym: torch.Tensor, h_bar: torch.Tensor, h_bar_est: torch.Tensor, noise_var: torch.Tensor,
-    c: int, generator: torch.Generator,
+    c: int, seed: int, stream: str,
 ) -> torch.Tensor:
     r"""Send ``M = N_T c`` symbols per vector over each user's link with SVD precoding
-    (``H̄ = UΣV^H``, transmit ``V s`` per use) and LMMSE reception (designed on the estimate).
+    (``H̄ = UΣV^H``, transmit ``V s`` per use) and LMMSE reception (designed on the estimate);
+    user k's noise from stream ``{stream}-k``.
 
     ``sym`` ``[M, n]`` (same for all users), ``h_bar`` ``[K, N_R, N_T]``. Output ``[K, M, n]``.
     """
@@ -36,7 +37,7 @@ def feature_link(
     s = sym.reshape(c, nt, n)  # use u carries symbols u*N_T … u*N_T+N_T-1
     v = svd_precoder(h_bar_est)  # [K, N_T, N_T]
     tx = v[:, None] @ s[None]  # [K, c, N_T, n]
-    rx = add_noise(h_bar[:, None] @ tx, noise_var, generator)
+    rx = add_user_noise(h_bar[:, None] @ tx, noise_var, seed, stream)
     sig_var = float(sym.abs().pow(2).mean())
     w = lmmse_receiver(h_bar_est @ v, noise_var, max(sig_var, 1e-12))  # [K, N_T, N_R]
     return (w[:, None] @ rx).reshape(h_bar.shape[0], c * nt, n)
@@ -56,8 +57,7 @@ def selection_baseline(prob: Problem, cfg: RunConfig, kind: str) -> torch.Tensor
         if split == "pilot":
             alpha = torch.sqrt(cfg.power / vals.abs().pow(2).sum(0).mean().clamp_min(1e-30))
         sym = torch.nn.functional.pad(alpha * vals, (0, 0, 0, big_m - k))
-        gen = make_generator(cfg.seed, stream, xw.device)
-        rec = feature_link(sym, prob.h_bar, prob.h_est_bar, prob.noise_var, cfg.channel_uses, gen)[:, :k] / alpha
+        rec = feature_link(sym, prob.h_bar, prob.h_est_bar, prob.noise_var, cfg.channel_uses, cfg.seed, stream)[:, :k] / alpha
         if idx is not None:  # scatter back to the known positions (index side information)
             full = torch.zeros(rec.shape[0], m, rec.shape[-1], dtype=rec.dtype, device=rec.device)
             rec = full.scatter(1, idx.expand(rec.shape[0], -1, -1), rec)

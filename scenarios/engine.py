@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ap_server.consensus import power
-from channel import PRECISION_DTYPES, add_noise, make_generator
+from channel import PRECISION_DTYPES, add_user_noise
 from protocol.accounting import matrix_bytes, round_message_shapes
 from protocol.config import RunConfig
 from protocol.packing import complex_dim
@@ -28,7 +28,7 @@ def decode_with(prob: Problem, f: torch.Tensor, seed: int) -> torch.Tensor:
     """Transmit the test set with ``F`` through the true channels; each user designs its
     final ``G_k`` on its estimate and decodes: ``Ŷ = G (H F X + W)`` ``[K, p, n_te]``."""
     g = g_step(prob.h_est @ f, prob.rxx, prob.ryx, prob.noise_var)
-    rx = add_noise(prob.h @ f @ prob.x_test, prob.noise_var, make_generator(seed, "eval-noise", f.device))
+    rx = add_user_noise(prob.h @ f @ prob.x_test, prob.noise_var, seed, "eval-noise")
     return g @ rx
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from channel import draw_channels, estimate_channels, expand_uses, load_channels, make_generator, noise_variance
+from channel import draw_channels, estimate_channels, expand_uses, load_channels, noise_variance
 from protocol.config import ConfigError, RunConfig
 from protocol.packing import complex_dim, pack, unpack
 from protocol.whitening import Whitener, fit_whitener, identity_whitener
@@ -111,7 +111,7 @@ def build_problem(cfg: RunConfig, data: LatentData, dtype: torch.dtype, device: 
             raise ConfigError(str(e)) from e
     else:
         h_bar = draw_channels(cfg.users, cfg.rx_antennas, cfg.tx_antennas, cfg.seed, precision, device)
-    h_est_bar = estimate_channels(h_bar, cfg.csi_nmse, make_generator(cfg.seed, "csi-error", device))
+    h_est_bar = estimate_channels(h_bar, cfg.csi_nmse, cfg.seed)
     return Problem(
         x=x, x_test=x_test, ap_whitener=ap_w,
         y=y, y_test=y_test, user_whiteners=uws, user_dims=[u.dim for u in users],

@@ -51,10 +51,10 @@ def test_expand_uses_is_kron_identity():
 
 def test_csi_error_nmse():
     h = draw_channels(20000, 2, 2, seed=3)
-    est = estimate_channels(h, 0.1, make_generator(3, "csi"))
+    est = estimate_channels(h, 0.1, seed=3)
     nmse = ((est - h).abs().pow(2).mean() / h.abs().pow(2).mean()).item()
     assert abs(nmse - 0.1) < 0.005
-    assert estimate_channels(h, 0.0, make_generator(3, "csi")) is h
+    assert estimate_channels(h, 0.0, seed=3) is h
 
 
 def test_svd_precoder_diagonalises():
