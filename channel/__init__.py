@@ -1,5 +1,6 @@
 """The wireless channel: Rayleigh block fading, AWGN, channel uses, CSI error, link helpers."""
-from channel.csi import estimate_channel, estimate_channels
+from channel.csi import estimate_channel
+from channel.link import all_links, user_link
 from channel.fading import PRECISION_DTYPES, draw_channels, draw_user_channel
 from channel.given import load_channels
 from channel.mimo import lmmse_receiver, svd_precoder
@@ -8,7 +9,7 @@ from channel.rng import make_generator, stream_seed
 from channel.uses import expand_uses, symbols_to_uses, uses_to_symbols
 
 __all__ = [
-    "estimate_channel", "estimate_channels", "PRECISION_DTYPES", "draw_channels", "draw_user_channel", "load_channels",
+    "estimate_channel", "all_links", "user_link", "PRECISION_DTYPES", "draw_channels", "draw_user_channel", "load_channels",
     "lmmse_receiver", "svd_precoder", "add_noise", "add_user_noise", "empirical_snr_db", "noise_variance",
     "make_generator", "stream_seed", "expand_uses", "symbols_to_uses", "uses_to_symbols",
 ]

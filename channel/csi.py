@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from channel.rng import make_generator
-
-__all__ = ["estimate_channel", "estimate_channels"]
+__all__ = ["estimate_channel"]
 
 
 def estimate_channel(h: torch.Tensor, nmse: float, generator: torch.Generator) -> torch.Tensor:
@@ -23,11 +21,3 @@ def estimate_channel(h: torch.Tensor, nmse: float, generator: torch.Generator) -
     im = torch.randn(h.shape, generator=generator, dtype=h.real.dtype, device=h.device)
     return h + std * torch.complex(re, im)
 
-
-def estimate_channels(h: torch.Tensor, nmse: float, seed: int) -> torch.Tensor:
-    """Per-user estimates of ``h`` ``[K, N_R, N_T]``, user k's error from stream ``csi-error-k``."""
-    if nmse == 0:
-        return h
-    return torch.stack([
-        estimate_channel(h[k], nmse, make_generator(seed, f"csi-error-{k}", h.device)) for k in range(h.shape[0])
-    ])

@@ -18,6 +18,8 @@ __all__ = [
     "PilotBroadcast",
     "RoundRequest",
     "RoundReply",
+    "EvaluateRequest",
+    "EvaluateReply",
     "MESSAGE_TYPES",
 ]
 
@@ -49,7 +51,7 @@ def _complex_array(v: Any) -> np.ndarray:
 ComplexArray = Annotated[
     np.ndarray,
     PlainValidator(_complex_array),
-    PlainSerializer(lambda a: {"shape": list(a.shape), "dtype": str(a.dtype)}),
+    PlainSerializer(lambda a: {"shape": list(a.shape), "dtype": str(a.dtype)}, when_used="json"),
 ]
 
 
@@ -85,6 +87,9 @@ class RunParameters(_Message):
     power: float = Field(gt=0, allow_inf_nan=False)
     iterations: int = Field(ge=1)
     csi: bool
+    csi_nmse: float = Field(ge=0, allow_inf_nan=False)
+    whiten: bool
+    test_samples: int = Field(ge=1)
     protocol: Literal["paper", "compact"]
     precision: Literal["single", "double"]
 
@@ -148,3 +153,33 @@ class RoundReply(_Message):
         if np.abs(self.gram - self.gram.conj().T).max() > 1e-3 * scale:
             raise ValueError("gram is not Hermitian")
         return self
+
+
+class EvaluateRequest(_Message):
+    """AP -> user k after the last round: the final pre-equalizer in the round's form
+    (``payload``, as in :class:`RoundRequest`, for the user's final ``G_k``) and the
+    symbols ``F X_test`` ``[N_T c, n_te]`` the AP transmits for the held-out data."""
+
+    round: int = Field(ge=0)
+    user_id: int = Field(ge=0)
+    payload: ComplexArray
+    tx_test: ComplexArray
+
+    @model_validator(mode="after")
+    def _shape(self, info: ValidationInfo) -> "EvaluateRequest":
+        ctx = info.context or {}
+        _check_shape("payload", self.payload, ctx.get("payload_shape"))
+        _check_shape("tx_test", self.tx_test, ctx.get("tx_test_shape"))
+        return self
+
+
+class EvaluateReply(_Message):
+    """User k -> AP: its own metrics on held-out data (never the latents themselves)."""
+
+    user_id: int = Field(ge=0)
+    encoder: str = Field(max_length=128)
+    latent_dim: int = Field(ge=1)
+    mse: float = Field(ge=0, allow_inf_nan=False)
+    nmse: float = Field(ge=0, allow_inf_nan=False)
+    accuracy: float | None = Field(None, ge=0, le=1)
+    oracle_accuracy: float | None = Field(None, ge=0, le=1)

@@ -18,7 +18,7 @@ from scenarios.baselines import selection_baseline
 from scenarios.evaluate import evaluate_users
 from scenarios.latents import LatentData
 from scenarios.problem import Problem, build_problem, resolve_device
-from scenarios.results import write_json_atomic, write_npz_atomic
+from protocol.atomic import write_json_atomic, write_npz_atomic
 from user_client import g_step
 
 __all__ = ["run", "run_problem", "decode_with", "payload_bytes"]

@@ -19,22 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from protocol.config import ConfigError
+from user_client.classifier import Classifier
 
 __all__ = ["Classifier", "UserLatents", "LatentData", "load_npz_latents", "check_latents"]
-
-
-@dataclass(frozen=True)
-class Classifier:
-    """A user's private linear classifier: ``argmax(W y + b)``."""
-
-    weight: np.ndarray  # [C, d]
-    bias: np.ndarray  # [C]
-
-    def predict(self, latents: np.ndarray) -> np.ndarray:
-        return np.argmax(latents @ self.weight.T + self.bias, axis=1)
-
-    def accuracy(self, latents: np.ndarray, labels: np.ndarray) -> float:
-        return float((self.predict(latents) == labels).mean())
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from channel import (
-    add_noise, draw_channels, empirical_snr_db, estimate_channels, expand_uses, lmmse_receiver,
+    add_noise, draw_channels, empirical_snr_db, estimate_channel, expand_uses, lmmse_receiver,
     load_channels, make_generator, noise_variance, svd_precoder, symbols_to_uses, uses_to_symbols,
 )
 
@@ -51,10 +51,10 @@ def test_expand_uses_is_kron_identity():
 
 def test_csi_error_nmse():
     h = draw_channels(20000, 2, 2, seed=3)
-    est = estimate_channels(h, 0.1, seed=3)
+    est = estimate_channel(h, 0.1, make_generator(3, "csi"))
     nmse = ((est - h).abs().pow(2).mean() / h.abs().pow(2).mean()).item()
     assert abs(nmse - 0.1) < 0.005
-    assert estimate_channels(h, 0.0, seed=3) is h
+    assert estimate_channel(h, 0.0, make_generator(3, "csi")) is h
 
 
 def test_svd_precoder_diagonalises():

@@ -1,4 +1,4 @@
-"""Atomic writers for results: a crash never leaves a half-written file."""
+"""Atomic file writes: a crash or Ctrl-C never leaves a half-written result or checkpoint."""
 from __future__ import annotations
 
 import json

@@ -1,0 +1,251 @@
+"""The AP's side of the protocol: handshake, per-round requests, reply validation, the ADMM
+update, evaluation and checkpoints (DESIGN.md §3–§4).
+
+Transport-free: the Flower ServerApp and the in-process loopback drive the same object.
+A bad message from one user is logged with its id and dropped; the round goes on.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import ValidationError
+
+from ap_server.admm import APState, ap_update, start_state
+from ap_server.consensus import power
+from ap_server.init import initial_f
+from channel import expand_uses, make_generator, user_link
+from protocol.accounting import ByteLedger, array_bytes
+from protocol.atomic import write_npz_atomic
+from protocol.config import RunConfig
+from protocol.messages import (
+    EvaluateReply, EvaluateRequest, JoinRequest, PilotBroadcast, RoundReply, RoundRequest, RunParameters,
+)
+from protocol.packing import complex_dim
+from protocol.pilots import prepare_side, select_pilots
+
+__all__ = ["Coordinator", "UserStatus"]
+
+log = logging.getLogger("semalign.ap")
+DTYPES = {"single": torch.complex64, "double": torch.complex128}
+STATE_FILE = "ap_state.npz"
+
+
+@dataclass
+class UserStatus:
+    """What the AP knows of user k (from its join request) and how it has behaved."""
+
+    join: dict
+    answered: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    evaluated: bool = False
+
+
+class Coordinator:
+    """The AP of one federated run."""
+
+    def __init__(self, cfg: RunConfig, ap_train: np.ndarray, ap_test: np.ndarray, ap_name: str = "ap") -> None:
+        self.cfg = cfg
+        self.ap_name = ap_name
+        self.dtype = DTYPES[cfg.precision]
+        idx = select_pilots(ap_train.shape[0], cfg.pilots, cfg.seed)
+        n_te = min(cfg.test_samples, ap_test.shape[0])
+        self.x, self.x_test, self.whitener = prepare_side(ap_train[idx], ap_test[:n_te], cfg.whiten, self.dtype)
+        self.n = self.x.shape[-1]
+        self.m = self.x.shape[0]
+        self.rxx = self.x @ self.x.mH / self.n
+        gen = make_generator(cfg.seed, "init")
+        self.state: APState = start_state(
+            initial_f(cfg.init, cfg.symbols, self.whitener.chol, cfg.power, gen), cfg.power, cfg.users, True)
+        self.users: dict[int, UserStatus] = {}
+        self._h_est: dict[int, torch.Tensor] = {}
+        self.ledger = ByteLedger()
+        self.history: list[dict] = []
+        self.round_times: list[float] = []
+
+    # -- handshake ---------------------------------------------------------------------------
+    def params(self) -> RunParameters:
+        c = self.cfg
+        return RunParameters(run_seed=c.seed, pilots=c.pilots, tx_antennas=c.tx_antennas, channel_uses=c.channel_uses,
+                             ap_features=self.m, rho=c.rho, power=c.power, iterations=c.iterations, csi=c.csi,
+                             csi_nmse=c.csi_nmse, whiten=c.whiten, test_samples=self.x_test.shape[-1],
+                             protocol=c.protocol, precision=c.precision)
+
+    def accept_join(self, data: dict) -> JoinRequest | None:
+        """Validate a join request; unknown or duplicate user ids are refused."""
+        try:
+            req = JoinRequest.model_validate(data)
+        except ValidationError as e:
+            log.warning("join rejected: %s", _one_line(e))
+            return None
+        if req.user_id >= self.cfg.users:
+            log.warning("join rejected: user id %d outside 0..%d", req.user_id, self.cfg.users - 1)
+            return None
+        if req.user_id in self.users and JoinRequest.model_validate(self.users[req.user_id].join) != req:
+            log.warning("join rejected: user id %d already joined with other settings", req.user_id)
+            return None
+        self.users.setdefault(req.user_id, UserStatus(join=req.model_dump()))
+        if self.cfg.csi:
+            _, est = user_link(req.user_id, req.rx_antennas, self.cfg.tx_antennas, self.cfg.seed,
+                               self.cfg.csi_nmse, self.dtype, "cpu", self.cfg.channels, self.cfg.users)
+            self._h_est[req.user_id] = expand_uses(est, self.cfg.channel_uses)
+        return req
+
+    def pilot_broadcast(self, user_id: int) -> PilotBroadcast:
+        """Compact mode: X once (counted as downlink of round 0)."""
+        msg = PilotBroadcast(x=self.x.resolve_conj().numpy())
+        self.ledger.add(0, "downlink", user_id, array_bytes([msg.x]))
+        return msg
+
+    # -- rounds ------------------------------------------------------------------------------
+    @property
+    def round(self) -> int:
+        return self.state.round
+
+    def _payload(self, user_id: int, f: torch.Tensor) -> np.ndarray:
+        """``H_k F`` / ``F`` (compact) or ``H_k F X`` / ``F X`` (paper), DESIGN.md §4."""
+        t = self._h_est[user_id] @ f if self.cfg.csi else f
+        if self.cfg.protocol == "paper":
+            t = t @ self.x
+        return t.resolve_conj().numpy()
+
+    def round_request(self, user_id: int) -> RoundRequest:
+        msg = RoundRequest(round=self.round, user_id=user_id, payload=self._payload(user_id, self.state.f[0]))
+        self.ledger.add(self.round + 1, "downlink", user_id, array_bytes([msg.payload]))
+        return msg
+
+    def reply_shapes(self) -> dict:
+        big_m = self.cfg.symbols
+        cols = self.n if self.cfg.protocol == "paper" else self.m
+        return {"gram_shape": (big_m, big_m), "cross_shape": (big_m, cols)}
+
+    def accept_reply(self, sender: int, data: dict) -> RoundReply | None:
+        """Validate a round reply from user ``sender`` (shape, dtype, finiteness, id, round)."""
+        if sender not in self.users:
+            log.warning("round %d: reply from unknown user %s rejected", self.round, sender)
+            return None
+        ctx = {"round": self.round, "user_id": sender, **self.reply_shapes()}
+        try:
+            reply = RoundReply.model_validate(data, context=ctx)
+        except ValidationError as e:
+            reason = _one_line(e)
+            log.warning("round %d: reply of user %d rejected: %s", self.round, sender, reason)
+            self.users[sender].rejected.append(f"round {self.round}: {reason}")
+            return None
+        self.ledger.add(self.round + 1, "uplink", sender, array_bytes([reply.gram, reply.cross]))
+        return reply
+
+    def step(self, replies: dict[int, RoundReply], wall_time: float | None = None) -> dict:
+        """Local F-steps of the users that answered, global F, Z, U (DESIGN.md §3 steps 2–5)."""
+        k = self.cfg.users
+        big_m = self.cfg.symbols
+        gram = torch.zeros(k, big_m, big_m, dtype=self.dtype)
+        cross = torch.zeros(k, big_m, self.m, dtype=self.dtype)
+        weights = torch.zeros(k, dtype=torch.float64)
+        for uid, r in replies.items():
+            gram[uid] = torch.from_numpy(r.gram)
+            c = torch.from_numpy(r.cross)
+            cross[uid] = c @ self.x.mH / self.n if self.cfg.protocol == "paper" else c
+            weights[uid] = 1.0
+        for uid, st in self.users.items():
+            (st.answered if uid in replies else st.missed).append(self.round)
+            if uid not in replies:
+                log.warning("round %d: user %d left out (no valid reply)", self.round, uid)
+        if not replies:
+            raise RuntimeError(f"round {self.round}: no user answered")
+        rxx = None if self.cfg.whiten else self.rxx
+        self.state, res = ap_update(self.state, gram, cross, self.cfg.rho, self.cfg.power, True, rxx, weights)
+        rec = {"iteration": self.round, "primal_residual": res.primal, "dual_residual": res.dual,
+               "tr_FFH": float(power(self.state.f).max()), "answered": sorted(replies)}
+        if wall_time is not None:
+            rec["wall_time_s"] = wall_time
+        self.history.append(rec)
+        return rec
+
+    def converged(self) -> bool:
+        if self.round >= self.cfg.iterations:
+            return True
+        h = self.history[-1] if self.history else None
+        return bool(self.cfg.tol > 0 and h and self.round > 1
+                    and h["primal_residual"] < self.cfg.tol and h["dual_residual"] < self.cfg.tol)
+
+    # -- evaluation ----------------------------------------------------------------------------
+    @property
+    def transmit(self) -> torch.Tensor:
+        return self.state.transmit(self.cfg.transmit)
+
+    def evaluate_request(self, user_id: int) -> EvaluateRequest:
+        f = self.transmit[0]
+        return EvaluateRequest(round=self.round, user_id=user_id, payload=self._payload(user_id, f),
+                               tx_test=(f @ self.x_test).resolve_conj().numpy())
+
+    def accept_metrics(self, sender: int, data: dict) -> EvaluateReply | None:
+        try:
+            rep = EvaluateReply.model_validate(data)
+        except ValidationError as e:
+            log.warning("evaluation of user %s rejected: %s", sender, _one_line(e))
+            return None
+        if rep.user_id != sender:
+            log.warning("evaluation rejected: user %d claims id %d", sender, rep.user_id)
+            return None
+        self.users[sender].evaluated = True
+        return rep
+
+    def results(self, metrics: dict[int, EvaluateReply], extra: dict | None = None) -> dict:
+        """The results.json of ``semalign run``, plus per-user status, bytes per round, times."""
+        rows = []
+        for uid in sorted(metrics):
+            r = metrics[uid].model_dump()
+            r["id"] = r.pop("user_id")
+            r["snr_db"] = self.users[uid].join["snr_db"]
+            rows.append(r)
+        mean = {key: (float(np.mean([r[key] for r in rows])) if rows and all(r[key] is not None for r in rows) else None)
+                for key in ("mse", "nmse", "accuracy", "oracle_accuracy")}
+        led = self.ledger.summary()
+        return {
+            "config": self.cfg.model_dump(mode="json"), "method": "federated", "source": "flower",
+            "ap_encoder": self.ap_name, "compression": self.cfg.symbols / self.m, "users": rows, "mean": mean,
+            "tr_FFH": float(power(self.transmit).max()), "iterations": self.round,
+            "bytes": {"protocol": self.cfg.protocol, "downlink_total": led["downlink_total"],
+                      "uplink_total": led["uplink_total"], "per_round": led["per_round"]},
+            "history": self.history,
+            "user_status": {str(uid): {"completed": st.evaluated, "answered_rounds": len(st.answered),
+                                       "missed_rounds": st.missed, "rejected": st.rejected}
+                            for uid, st in sorted(self.users.items())},
+            **(extra or {}),
+        }
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self, folder: Path) -> None:
+        """Atomically write F, Z, U, round, config, history and per-user status."""
+        meta = {"config": self.cfg.model_dump(mode="json"), "round": self.round, "history": self.history,
+                "users": {str(k): v.__dict__ for k, v in self.users.items()}, "saved_at": time.time()}
+        write_npz_atomic(Path(folder) / STATE_FILE, F=self.state.f.numpy(), Z=self.state.z.numpy(),
+                         U=self.state.u.numpy(), meta=np.array(json.dumps(meta)))
+
+    def restore(self, folder: Path) -> bool:
+        """Resume from a checkpoint of the same config; returns whether one was loaded."""
+        path = Path(folder) / STATE_FILE
+        if not path.exists():
+            return False
+        with np.load(path) as f:
+            meta = json.loads(str(f["meta"]))
+            if meta["config"] != self.cfg.model_dump(mode="json"):
+                raise ValueError(f"checkpoint {path} belongs to a different run configuration")
+            self.state = APState(f=torch.from_numpy(f["F"]), z=torch.from_numpy(f["Z"]),
+                                 u=torch.from_numpy(f["U"]), round=int(meta["round"]))
+        self.history = meta["history"]
+        for k, v in meta["users"].items():
+            self.users.setdefault(int(k), UserStatus(**v))
+        log.info("resumed from %s at round %d", path, self.round)
+        return True
+
+
+def _one_line(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in err.errors())

@@ -1,0 +1,129 @@
+"""The AP Coordinator and the UserDevice exchanging messages: parity with the engine,
+bad replies rejected, dropouts, checkpoint/resume, privacy of replies."""
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from ap_server.coordinator import Coordinator
+from protocol.config import RunConfig
+from scenarios.admm import admm_solve
+from scenarios.engine import run
+from scenarios.loopback import make_devices, run_loopback
+from scenarios.problem import build_problem
+
+BASE = dict(users=3, tx_antennas=2, rx_antennas=2, channel_uses=2, pilots=900, test_samples=300, iterations=12, tol=0.0)
+
+
+def _engine_f(cfg, data):
+    dtype = torch.complex128 if cfg.precision == "double" else torch.complex64
+    return admm_solve(build_problem(cfg, data, dtype, torch.device("cpu")), cfg, track=False).transmit
+
+
+@pytest.mark.parametrize("protocol, csi, nmse", list(itertools.product(["paper", "compact"], [True, False], [0.0, 0.1])))
+def test_loopback_equals_engine(synthetic, protocol, csi, nmse):
+    cfg = RunConfig(**BASE, protocol=protocol, csi=csi, csi_nmse=nmse)
+    res, coord = run_loopback(cfg, synthetic)
+    ref = _engine_f(cfg, synthetic)
+    assert float((coord.transmit - ref).norm() / ref.norm()) <= 1e-5
+    eng = run(cfg, synthetic)
+    for a, b in zip(res["users"], eng["users"]):
+        assert a["accuracy"] == b["accuracy"]
+        assert a["mse"] == pytest.approx(b["mse"], rel=1e-4)
+
+
+def test_bytes_counted_per_round_and_direction(synthetic):
+    res, _ = run_loopback(RunConfig(**BASE, protocol="compact"), synthetic)
+    per_round = res["bytes"]["per_round"]
+    assert per_round[0] == {"round": 0, "downlink": 3 * 16 * 900 * 8, "uplink": 0}  # X [m, n] once per user
+    assert len(per_round) == 13  # pilots once + 12 rounds
+    up = {r["uplink"] for r in per_round[1:]}
+    assert up == {3 * (4 * 4 + 4 * 16) * 8}  # gram [M,M] + cross [M,m], M=4, m=16, complex64
+    assert res["bytes"]["uplink_total"] == sum(r["uplink"] for r in per_round)
+
+
+def _bad(kind):
+    def tamper(rnd, uid, data):
+        if uid != 1 or rnd != 3:
+            return data
+        data = dict(data)
+        if kind == "shape":
+            data["cross"] = data["cross"][:, :-1]
+        elif kind == "nan":
+            data["gram"] = data["gram"].copy()
+            data["gram"][0, 0] = np.nan
+        elif kind == "stale":
+            data["round"] = rnd - 1
+        elif kind == "spoof":
+            data["user_id"] = 2
+        elif kind == "drop":
+            return None
+        return data
+    return tamper
+
+
+@pytest.mark.parametrize("kind", ["shape", "nan", "stale", "spoof", "drop"])
+def test_bad_reply_rejected_round_goes_on(synthetic, kind, caplog):
+    cfg = RunConfig(**BASE)
+    with caplog.at_level(logging.WARNING, logger="semalign.ap"):
+        res, coord = run_loopback(cfg, synthetic, tamper=_bad(kind))
+    assert coord.history[3]["answered"] == [0, 2]
+    assert all(h["answered"] == [0, 1, 2] for i, h in enumerate(coord.history) if i != 3)
+    assert any("user 1" in r.getMessage() for r in caplog.records)
+    assert res["user_status"]["1"]["missed_rounds"] == [3]
+    assert len(res["users"]) == 3  # user 1 came back and completed
+    clean, ref = run_loopback(cfg, synthetic)
+    assert not torch.equal(coord.transmit, ref.transmit)  # the round really ran without it
+
+
+def test_unknown_user_and_bad_join_refused(synthetic):
+    coord = Coordinator(RunConfig(**BASE), synthetic.ap_train, synthetic.ap_test)
+    good = make_devices(RunConfig(**BASE), synthetic)[0].join_request().model_dump()
+    assert coord.accept_join({**good, "user_id": 7}) is None
+    assert coord.accept_join({**good, "latent_dim": -3}) is None
+    assert coord.accept_join(good) is not None
+    assert coord.accept_reply(5, {"round": 0}) is None
+
+
+def test_checkpoint_resume_same_f(synthetic, tmp_path):
+    cfg = RunConfig(**BASE)
+    _, full = run_loopback(cfg, synthetic)
+    # run 5 rounds, checkpoint, then a fresh coordinator resumes
+    coord = Coordinator(cfg, synthetic.ap_train, synthetic.ap_test)
+    devices = make_devices(cfg, synthetic)
+    for d in devices:
+        coord.accept_join(d.join_request().model_dump())
+        d.configure(coord.params())
+        d.receive_pilots(coord.pilot_broadcast(d.user_id))
+    for _ in range(5):
+        coord.step({d.user_id: coord.accept_reply(d.user_id, d.round(coord.round_request(d.user_id)).model_dump())
+                    for d in devices})
+        coord.checkpoint(tmp_path)
+    again = Coordinator(cfg, synthetic.ap_train, synthetic.ap_test)
+    assert again.restore(tmp_path) and again.round == 5
+    for d in devices:
+        again.accept_join(d.join_request().model_dump())
+    while not again.converged():
+        again.step({d.user_id: again.accept_reply(d.user_id, d.round(again.round_request(d.user_id)).model_dump())
+                    for d in devices})
+    assert torch.equal(again.transmit, full.transmit)
+    other = Coordinator(RunConfig(**{**BASE, "seed": 1}), synthetic.ap_train, synthetic.ap_test)
+    with pytest.raises(ValueError, match="different run configuration"):
+        other.restore(tmp_path)
+
+
+@pytest.mark.parametrize("protocol", ["paper", "compact"])
+def test_replies_carry_only_design_quantities(synthetic, protocol):
+    """Privacy: a reply holds A^H A and A^H Y (X^H) only — never Y_k, G_k or the classifier."""
+    cfg = RunConfig(**BASE, protocol=protocol)
+    seen = []
+    run_loopback(cfg, synthetic, tamper=lambda r, u, d: seen.append(d) or d)
+    m = synthetic.ap_train.shape[1] // 2
+    for d in seen:
+        assert set(d) == {"round", "user_id", "gram", "cross"}
+        assert d["gram"].shape == (4, 4)
+        assert d["cross"].shape == ((4, 900) if protocol == "paper" else (4, m))
