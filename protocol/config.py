@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-__all__ = ["RunConfig", "ConfigError", "load_config_file", "format_validation_error", "METHODS"]
+__all__ = [
+    "RunConfig", "ConfigError", "load_config_file", "format_validation_error", "user_encoder_names", "METHODS",
+]
 
 METHODS = ("federated", "multilink", "first-k", "top-k", "centralised")
 
@@ -104,3 +106,17 @@ def load_config_file(path: Path) -> dict[str, Any]:
     if "run" in data and isinstance(data["run"], dict):
         data = data["run"]
     return _normalise_keys(data)
+
+
+def user_encoder_names(cfg: RunConfig, known: list[str]) -> list[str]:
+    """The encoder of each user: ``cfg.user_encoders`` cycled, or every zoo encoder but
+    the AP's, cycled. Unknown names are a :class:`ConfigError` naming the field."""
+    if cfg.ap_encoder not in known:
+        raise ConfigError(f"field 'ap_encoder': unknown encoder {cfg.ap_encoder!r} (known: {', '.join(known)})")
+    for name in cfg.user_encoders:
+        if name not in known:
+            raise ConfigError(f"field 'user_encoders': unknown encoder {name!r} (known: {', '.join(known)})")
+    pool = list(cfg.user_encoders) or [n for n in known if n != cfg.ap_encoder]
+    if not pool:
+        raise ConfigError("field 'user_encoders': no user encoder available")
+    return [pool[k % len(pool)] for k in range(cfg.users)]

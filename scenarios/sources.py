@@ -1,24 +1,10 @@
 """Where a run's latents come from: the local encoder zoo or a bring-your-own file."""
 from __future__ import annotations
 
-from protocol.config import ConfigError, RunConfig
+from protocol.config import ConfigError, RunConfig, user_encoder_names
 from scenarios.latents import Classifier, LatentData, UserLatents, check_latents, load_npz_latents
 
-__all__ = ["user_encoder_names", "load_run_latents", "zoo_latents"]
-
-
-def user_encoder_names(cfg: RunConfig, known: list[str]) -> list[str]:
-    """The encoder of each user: ``cfg.user_encoders`` cycled, or every zoo encoder but
-    the AP's, cycled. Unknown names are a :class:`ConfigError` naming the field."""
-    if cfg.ap_encoder not in known:
-        raise ConfigError(f"field 'ap_encoder': unknown encoder {cfg.ap_encoder!r} (known: {', '.join(known)})")
-    for name in cfg.user_encoders:
-        if name not in known:
-            raise ConfigError(f"field 'user_encoders': unknown encoder {name!r} (known: {', '.join(known)})")
-    pool = list(cfg.user_encoders) or [n for n in known if n != cfg.ap_encoder]
-    if not pool:
-        raise ConfigError("field 'user_encoders': no user encoder available")
-    return [pool[k % len(pool)] for k in range(cfg.users)]
+__all__ = ["load_run_latents", "zoo_latents"]
 
 
 def zoo_latents(cfg: RunConfig) -> LatentData:
