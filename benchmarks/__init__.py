@@ -1,0 +1,1 @@
+"""Micro-benchmarks of the math core (not part of the installed package; run from the repo root)."""
