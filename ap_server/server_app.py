@@ -1,0 +1,180 @@
+"""The AP as a Flower ServerApp: drives the Coordinator over Flower's Grid (DESIGN.md §4).
+
+Replies are collected with a tight push/pull loop (``poll_interval``) instead of
+``Grid.send_and_receive``, which sleeps 3 s between pulls (flwr 1.41,
+``flwr/superlink/grid/http_grid.py``). Users are identified by the ``user_id`` in their join
+request (a restarted SuperNode gets a new node id but keeps its user id).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.serverapp import Grid, ServerApp
+
+from ap_server.coordinator import Coordinator
+from ap_server.latents import load_ap_latents
+from protocol.atomic import write_json_atomic
+from protocol.config import RunConfig
+from protocol.records import RecordError, from_record, to_record
+from protocol.runtime_config import RuntimeSettings, split_run_config
+
+__all__ = ["app", "run_ap", "exchange"]
+
+log = logging.getLogger("semalign.ap")
+app = ServerApp()
+
+
+def exchange(grid: Grid, outgoing: dict[int, tuple[str, RecordDict]], timeout: float, poll: float) -> dict[int, Message]:
+    """Send one message per node and collect replies until all arrive or ``timeout`` passes.
+    Returns ``{node id: reply}``; error replies are included (check ``has_error()``)."""
+    if not outgoing:
+        return {}
+    nodes = list(outgoing)
+    msgs = [Message(content=rec, dst_node_id=nid, message_type=mtype) for nid, (mtype, rec) in outgoing.items()]
+    ids = list(grid.push_messages(msgs))
+    pending = {mid: nid for mid, nid in zip(ids, nodes) if mid}
+    if len(pending) < len(nodes):
+        log.warning("%d message(s) could not be pushed", len(nodes) - len(pending))
+    replies: dict[int, Message] = {}
+    end = time.monotonic() + timeout
+    while pending and time.monotonic() < end:
+        for rep in grid.pull_messages(list(pending)):
+            nid = pending.pop(rep.metadata.reply_to_message_id, None)
+            if nid is not None:
+                replies[nid] = rep
+        if pending:
+            time.sleep(poll)
+    return replies
+
+
+def _wait_for_nodes(grid: Grid, wanted: int, minimum: int, timeout: float, poll: float) -> list[int]:
+    end = time.monotonic() + timeout
+    nodes: list[int] = []
+    while time.monotonic() < end:
+        nodes = list(grid.get_node_ids())
+        if len(nodes) >= wanted:
+            return nodes
+        time.sleep(max(poll, 0.05))
+    if len(nodes) < minimum:
+        raise RuntimeError(f"only {len(nodes)} of {wanted} users connected within {timeout:.0f} s")
+    log.warning("starting with %d of %d users; the rest may join later", len(nodes), wanted)
+    return nodes
+
+
+def _admit(grid: Grid, coord: Coordinator, nodes: list[int], node_user: dict[int, int], rt: RuntimeSettings) -> None:
+    """Handshake with new nodes: join request, then run parameters (and pilots X in compact mode)."""
+    replies = exchange(grid, {n: ("query.join", RecordDict()) for n in nodes}, rt.round_timeout, rt.poll_interval)
+    joined: dict[int, int] = {}
+    for nid, rep in replies.items():
+        if rep.has_error():
+            log.warning("node %d failed to join: %s", nid, rep.error.reason)
+            continue
+        try:
+            req = coord.accept_join(from_record(rep.content))
+        except RecordError as e:
+            log.warning("node %d: malformed join: %s", nid, e)
+            continue
+        if req is not None:
+            for old, uid in list(node_user.items()):
+                if uid == req.user_id:
+                    log.info("user %d reconnected (node %d replaces node %d)", uid, nid, old)
+                    node_user.pop(old)
+            joined[nid] = req.user_id
+    params = coord.params()
+    out = {}
+    for nid, uid in joined.items():
+        rec = to_record(params)
+        if coord.cfg.protocol == "compact":
+            rec.array_records["arrays"] = to_record(coord.pilot_broadcast(uid)).array_records["arrays"]
+        out[nid] = ("query.configure", rec)
+    for nid, rep in exchange(grid, out, rt.round_timeout, rt.poll_interval).items():
+        if rep.has_error():
+            log.warning("user %d failed to configure: %s", joined[nid], rep.error.reason)
+            continue
+        node_user[nid] = joined[nid]
+        log.info("user %d joined on node %d", joined[nid], nid)
+
+
+def _collect(coord: Coordinator, node_user: dict[int, int], replies: dict[int, Message], accept) -> dict:
+    good = {}
+    for nid, rep in replies.items():
+        uid = node_user.get(nid)
+        if uid is None:
+            continue
+        if rep.has_error():
+            log.warning("round %d: user %d answered with an error: %s", coord.round, uid, rep.error.reason)
+            continue
+        try:
+            data = from_record(rep.content)
+        except RecordError as e:
+            log.warning("round %d: user %d sent a malformed record: %s", coord.round, uid, e)
+            continue
+        r = accept(uid, data)
+        if r is not None:
+            good[uid] = r
+    return good
+
+
+def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
+    """The whole AP side of a run; writes ``results.json`` and checkpoints to ``rt.out_dir``."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    name, train, test = load_ap_latents(cfg)
+    coord = Coordinator(cfg, train, test, name)
+    out = Path(rt.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if rt.resume:
+        coord.restore(out)
+    node_user: dict[int, int] = {}
+    _admit(grid, coord, _wait_for_nodes(grid, cfg.users, rt.min_users, rt.join_timeout, rt.poll_interval), node_user, rt)
+    startup = time.perf_counter() - t0
+    round_times = []
+    while not coord.converged():
+        live = set(grid.get_node_ids())
+        for gone in [n for n in node_user if n not in live]:
+            log.warning("user %d (node %d) disconnected", node_user.pop(gone), gone)
+        new = [n for n in live if n not in node_user]
+        if new:
+            _admit(grid, coord, new, node_user, rt)
+        t = time.perf_counter()
+        msgs = {nid: ("train.round", to_record(coord.round_request(uid))) for nid, uid in node_user.items()}
+        replies = exchange(grid, msgs, rt.round_timeout, rt.poll_interval)
+        good = _collect(coord, node_user, replies, coord.accept_reply)
+        wall = time.perf_counter() - t
+        coord.step(good, wall_time=wall)
+        round_times.append(wall)
+        coord.checkpoint(out)
+        log.info("round %d: %d/%d users, %.3f s, primal %.2e", coord.round, len(good), cfg.users, wall,
+                 coord.history[-1]["primal_residual"])
+    msgs = {nid: ("evaluate.final", to_record(coord.evaluate_request(uid))) for nid, uid in node_user.items()}
+    metrics = _collect(coord, node_user, exchange(grid, msgs, rt.round_timeout, rt.poll_interval), coord.accept_metrics)
+    result = coord.results(metrics, extra={
+        "runtime": "flower", "startup_s": startup, "round_wall_times_s": round_times,
+        "wall_time_s": time.perf_counter() - t0, "completed_users": sorted(metrics),
+    })
+    write_json_atomic(out / "results.json", result)
+    log.info("results written to %s", out / "results.json")
+    return result
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    _log_to_stderr()
+    cfg, rt = split_run_config(context.run_config)
+    run_ap(grid, cfg, rt)
+
+
+def _log_to_stderr() -> None:
+    """Show the AP's log lines (Flower configures its own loggers, not ``semalign``'s)."""
+    root = logging.getLogger("semalign")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)

@@ -1,0 +1,80 @@
+"""The user device as a Flower ClientApp: a thin adapter from Flower messages to UserDevice.
+
+Message types (DESIGN.md §4): ``query.join``, ``query.configure``, ``train.round``,
+``evaluate.final``. The device's configuration and the AP's pilots are kept in
+``context.state`` so a fresh ClientApp process can pick the run up where it was.
+"""
+from __future__ import annotations
+
+import json
+
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.clientapp import ClientApp
+
+from protocol.messages import EvaluateRequest, PilotBroadcast, RoundRequest, RunParameters
+from protocol.records import from_record, to_record
+from protocol.runtime_config import split_run_config, user_settings
+from user_client.device import UserDevice
+from user_client.private import load_private
+
+__all__ = ["app"]
+
+app = ClientApp()
+_DEVICES: dict[tuple[int, int], UserDevice] = {}  # (run id, node id) -> device, for long-lived processes
+_PARAMS, _PILOTS = "semalign.params", "semalign.pilots"
+
+
+def _new_device(context: Context) -> UserDevice:
+    run, _ = split_run_config(context.run_config)
+    s = user_settings(context.node_config)
+    snr = s.snr_db if s.snr_db is not None else run.snrs()[s.user_id] if s.user_id < run.users else run.snr_db
+    return UserDevice(s.user_id, load_private(s, run), snr, s.rx_antennas or run.rx_antennas, device=s.device,
+                      channels_file=run.channels, users=run.users)
+
+
+def _device(context: Context, msg: Message) -> UserDevice:
+    key = (msg.metadata.run_id, context.node_id)
+    dev = _DEVICES.get(key)
+    if dev is None:
+        dev = _DEVICES[key] = _new_device(context)
+    if dev.params is None and _PARAMS in context.state.config_records:
+        dev.configure(RunParameters.model_validate_json(context.state.config_records[_PARAMS]["json"]))
+        if _PILOTS in context.state.array_records:
+            dev.receive_pilots(PilotBroadcast(x=context.state.array_records[_PILOTS]["x"].numpy()))
+    return dev
+
+
+@app.query("join")
+def join(msg: Message, context: Context) -> Message:
+    """Report who this user is (id, latent dim, N_R, SNR, device) — never its data."""
+    return Message(to_record(_device(context, msg).join_request()), reply_to=msg)
+
+
+@app.query("configure")
+def configure(msg: Message, context: Context) -> Message:
+    """Take the run parameters (and, in compact mode, the AP's pilots X once)."""
+    data = from_record(msg.content)
+    x = data.pop("x", None)
+    params = RunParameters.model_validate(data)
+    dev = _device(context, msg)
+    dev.configure(params)
+    context.state.config_records[_PARAMS] = ConfigRecord({"json": params.model_dump_json()})
+    if x is not None:
+        pilots = PilotBroadcast.model_validate({"x": x}, context={"x_shape": (params.ap_features, params.pilots)})
+        dev.receive_pilots(pilots)
+        context.state.array_records[_PILOTS] = ArrayRecord({"x": Array(pilots.x)})
+    return Message(RecordDict({"ack": ConfigRecord({"json": json.dumps({"user_id": dev.user_id})})}), reply_to=msg)
+
+
+@app.train("round")
+def round_(msg: Message, context: Context) -> Message:
+    """One ADMM round: G-step, reply ``A^H A`` and ``A^H R_yx`` (or ``A^H Y``)."""
+    dev = _device(context, msg)
+    return Message(to_record(dev.round(RoundRequest.model_validate(from_record(msg.content)))), reply_to=msg)
+
+
+@app.evaluate("final")
+def final(msg: Message, context: Context) -> Message:
+    """Decode the held-out transmission with the final F; reply metrics only."""
+    dev = _device(context, msg)
+    return Message(to_record(dev.evaluate(EvaluateRequest.model_validate(from_record(msg.content)))), reply_to=msg)
