@@ -212,14 +212,25 @@ class Coordinator:
             "config": self.cfg.model_dump(mode="json"), "method": "federated", "source": "flower",
             "ap_encoder": self.ap_name, "compression": self.cfg.symbols / self.m, "users": rows, "mean": mean,
             "tr_FFH": float(power(self.transmit).max()), "iterations": self.round,
-            "bytes": {"protocol": self.cfg.protocol, "downlink_total": led["downlink_total"],
-                      "uplink_total": led["uplink_total"], "per_round": led["per_round"]},
+            "bytes": self._bytes_summary(led),
             "history": self.history,
             "user_status": {str(uid): {"completed": st.evaluated, "answered_rounds": len(st.answered),
                                        "missed_rounds": st.missed, "rejected": st.rejected}
                             for uid, st in sorted(self.users.items())},
             **(extra or {}),
         }
+
+    def _bytes_summary(self, led: dict) -> dict:
+        """Totals, setup bytes (round 0: pilots) and the mean per ADMM round, as ``semalign run``."""
+        rounds = [r for r in led["per_round"] if r["round"] >= 1]
+        setup = next((r["downlink"] for r in led["per_round"] if r["round"] == 0), 0)
+
+        def mean(direction: str) -> float:
+            return float(np.mean([r[direction] for r in rounds])) if rounds else 0.0
+
+        return {"protocol": self.cfg.protocol, "setup_downlink": setup, "downlink_per_round": mean("downlink"),
+                "uplink_per_round": mean("uplink"), "downlink_total": led["downlink_total"],
+                "uplink_total": led["uplink_total"], "rounds": len(rounds), "per_round": led["per_round"]}
 
     # -- checkpoints ---------------------------------------------------------------------------
     def checkpoint(self, folder: Path) -> None:

@@ -1,4 +1,4 @@
-"""The ``semalign`` command line: ``run``, ``encoders build|list``."""
+"""The ``semalign`` command line: ``run``, ``launch``, ``ap``, ``user``, ``encoders build|list``."""
 from __future__ import annotations
 
 import argparse
@@ -99,6 +99,44 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--out", type=Path, help="folder for results.json")
     p_run.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    p_launch = sub.add_parser("launch", help="AP and N users as separate Flower processes on 127.0.0.1")
+    add_run_options(p_launch)
+    _add_ap_options(p_launch, default_out="runs/launch")
+    p_launch.add_argument("--engine", choices=("deployment", "simulation"), default="deployment",
+                          help="users as SuperNode processes (deployment) or Flower's simulation engine")
+    p_launch.add_argument("--tls", action="store_true", help="TLS on every link (certificates made for the run)")
+    p_launch.add_argument("--node-auth", dest="node_auth", action="store_true",
+                          help="SuperNode authentication (a key pair per user, registered at the AP)")
+
+    p_ap = sub.add_parser("ap", help="the AP: a SuperLink and the ServerApp run (users join with `semalign user`)")
+    add_run_options(p_ap)
+    _add_ap_options(p_ap, default_out="runs/ap")
+    p_ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p_ap.add_argument("--port", type=int, default=9092, help="SuperLink port (default 9092)")
+    p_ap.add_argument("--tls-dir", dest="tls_dir", type=Path,
+                      help="folder with ca.pem, server.pem, server.key: serve TLS (see `semalign certs`)")
+    p_ap.add_argument("--node-auth", dest="node_auth", action="store_true",
+                      help="accept only SuperNodes whose public keys are registered (flwr supernode register)")
+
+    p_user = sub.add_parser("user", help="one user device: a SuperNode that connects to the AP")
+    p_user.add_argument("--id", dest="user_id", type=int, required=True, help="user id k (0-based)")
+    p_user.add_argument("--ap", default="127.0.0.1:9092", help="AP (SuperLink) address host:port")
+    p_user.add_argument("--encoder", help="this user's zoo encoder (default: from the run config)")
+    p_user.add_argument("--snr", dest="snr_db", type=float, help="this user's SNR in dB (default: run config)")
+    p_user.add_argument("--rx-antennas", dest="rx_antennas", type=int, help="this user's N_R")
+    p_user.add_argument("--device", help="cpu, cuda, cuda:N or auto (default cpu)")
+    p_user.add_argument("--latents", type=Path, help="bring-your-own latents .npz holding this user's arrays")
+    p_user.add_argument("--cache-dir", dest="cache_dir", type=Path, help="encoder/latent cache folder")
+    p_user.add_argument("--zoo-profile", dest="zoo_profile", choices=("default", "tiny"))
+    p_user.add_argument("--port", type=int, default=0, help="local ClientAppIo port (default: a free one)")
+    p_user.add_argument("--root-certificates", dest="root_certificates", type=Path, help="CA file: connect with TLS")
+    p_user.add_argument("--auth-key", dest="auth_key", type=Path, help="private key for node authentication")
+
+    p_certs = sub.add_parser("certs", help="make a CA, an AP certificate and user key pairs for TLS/auth")
+    p_certs.add_argument("--out", type=Path, required=True, help="folder for the files")
+    p_certs.add_argument("--host", default="127.0.0.1", help="AP address the certificate is valid for")
+    p_certs.add_argument("--users", type=int, default=0, help="also make node-auth key pairs for this many users")
+
     p_enc = sub.add_parser("encoders", help="the local encoder zoo")
     enc_sub = p_enc.add_subparsers(dest="action", required=True)
     for name, text in (("build", "train missing/stale encoders and cache their latents"), ("list", "show the zoo")):
@@ -121,12 +159,109 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_ap_options(p: argparse.ArgumentParser, default_out: str) -> None:
+    g = p.add_argument_group("runtime")
+    g.add_argument("--out", type=Path, default=Path(default_out), help=f"results folder (default {default_out})")
+    g.add_argument("--round-timeout", dest="round_timeout", type=float, default=60.0,
+                   help="seconds a round waits for replies; late users are left out of it (default 60)")
+    g.add_argument("--join-timeout", dest="join_timeout", type=float, default=120.0,
+                   help="seconds to wait for users to connect (default 120)")
+    g.add_argument("--min-users", dest="min_users", type=int, default=1, help="users needed to start (default 1)")
+    g.add_argument("--resume", action="store_true", help="continue from the AP checkpoint in --out")
+    g.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds (default 3600)")
+    g.add_argument("--quiet", action="store_true", help="do not stream the AP log")
+
+
+def _launch_options(args: argparse.Namespace, engine: str = "deployment"):
+    from scenarios.launch import LaunchOptions
+
+    stream = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    return LaunchOptions(out_dir=args.out, engine=engine, tls=getattr(args, "tls", False),
+                         node_auth=getattr(args, "node_auth", False), round_timeout=args.round_timeout,
+                         join_timeout=args.join_timeout, min_users=args.min_users, resume=args.resume,
+                         run_timeout=args.timeout, stream=stream, host=getattr(args, "host", "127.0.0.1"))
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the launch stops every process it started."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    from scenarios.launch import launch
+    from scenarios.report import print_run
+
+    _sigterm_as_interrupt()
+    cfg = config_from_args(args)
+    result = launch(cfg, _launch_options(args, args.engine))
+    print_run(result, args.out)
+    return 0 if result.get("users") else 1
+
+
+def _cmd_ap(args: argparse.Namespace) -> int:
+    from ap_server.superlink import Tls
+    from scenarios.launch import serve_ap
+    from scenarios.report import print_run
+
+    _sigterm_as_interrupt()
+    cfg = config_from_args(args)
+    tls = None
+    if args.tls_dir is not None:
+        tls = Tls(args.tls_dir / "ca.pem", args.tls_dir / "server.pem", args.tls_dir / "server.key")
+        for f in (tls.ca, tls.cert, tls.key):
+            if not f.exists():
+                raise ConfigError(f"field 'tls_dir': {f} not found (make it with `semalign certs --out {args.tls_dir}`)")
+    result = serve_ap(cfg, _launch_options(args), args.port, tls)
+    print_run(result, args.out)
+    return 0 if result.get("users") else 1
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    import os
+
+    from protocol.runtime_config import user_settings
+    from scenarios.processes import free_port
+    from user_client.supernode import supernode_argv
+
+    node = {"user-id": args.user_id, "encoder": args.encoder, "snr-db": args.snr_db, "rx-antennas": args.rx_antennas,
+            "device": args.device, "latents": args.latents and str(args.latents.resolve()),
+            "cache-dir": args.cache_dir and str(args.cache_dir.resolve()), "zoo-profile": args.zoo_profile}
+    node = {k: v for k, v in node.items() if v is not None}
+    user_settings(node)  # validate before starting anything
+    argv = supernode_argv(args.ap, node, appio_port=args.port or free_port(), root_certificates=args.root_certificates,
+                          auth_private_key=args.auth_key)
+    os.environ.update({"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"})
+    os.execvp(argv[0], argv)  # the SuperNode becomes this process: Ctrl-C stops it directly
+
+
+def _cmd_certs(args: argparse.Namespace) -> int:
+    from ap_server.certs import make_node_keys, make_tls
+
+    tls = make_tls(args.out, args.host)
+    print(f"CA {tls.ca}\nAP certificate {tls.cert}\nAP key {tls.key}")
+    for k in range(args.users):
+        priv, pub = make_node_keys(args.out, f"user-{k}")
+        print(f"user {k}: private {priv}, public {pub}")
+    return 0
+
+
 def _cmd_encoders(args: argparse.Namespace) -> int:
     from zoo.commands import build_command, list_command
 
     if args.action == "build":
         return build_command(args.cache_dir, args.zoo_profile, args.names or None)
     return list_command(args.cache_dir, args.zoo_profile)
+
+
+def _launch_errors() -> tuple[type[Exception], ...]:
+    from scenarios.launch import LaunchError
+
+    return (LaunchError, TimeoutError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,9 +272,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "encoders":
             return _cmd_encoders(args)
+        commands = {"launch": _cmd_launch, "ap": _cmd_ap, "user": _cmd_user, "certs": _cmd_certs}
+        if args.command in commands:
+            return commands[args.command](args)
     except ConfigError as e:
         print(f"semalign: error: {e}", file=sys.stderr)
         return 2
+    except _launch_errors() as e:
+        print(f"semalign: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("semalign: interrupted", file=sys.stderr)
         return 130

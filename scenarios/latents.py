@@ -21,7 +21,7 @@ import numpy as np
 from protocol.config import ConfigError
 from user_client.classifier import Classifier
 
-__all__ = ["Classifier", "UserLatents", "LatentData", "load_npz_latents", "check_latents"]
+__all__ = ["Classifier", "UserLatents", "LatentData", "load_npz_latents", "save_npz_latents", "check_latents"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +128,22 @@ def load_npz_latents(path: Path, train_probe=None) -> LatentData:
         )
     check_latents(data)
     return data
+
+
+def save_npz_latents(data: LatentData, path: Path) -> Path:
+    """Write ``data`` in the bring-your-own format (the inverse of :func:`load_npz_latents`)."""
+    arrays: dict[str, np.ndarray] = {"ap_train": data.ap_train, "ap_test": data.ap_test,
+                                     "ap_name": np.array(data.ap_name)}
+    if data.train_labels is not None:
+        arrays["train_labels"] = data.train_labels
+    if data.test_labels is not None:
+        arrays["test_labels"] = data.test_labels
+    for k, u in enumerate(data.users):
+        arrays[f"user{k}_train"], arrays[f"user{k}_test"] = u.train, u.test
+        arrays[f"user{k}_name"] = np.array(u.name)
+        if u.classifier is not None:
+            arrays[f"user{k}_weight"], arrays[f"user{k}_bias"] = u.classifier.weight, u.classifier.bias
+    from protocol.atomic import write_npz_atomic
+
+    write_npz_atomic(Path(path), **arrays)
+    return Path(path)
