@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--out", type=Path, help="folder for results.json")
     p_run.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    p_cmp = sub.add_parser("compare", help="every method over a list of channel uses: CSV, Markdown, PNG")
+    add_run_options(p_cmp)
+    p_cmp.add_argument("--uses", type=lambda t: tuple(int(v) for v in t.split(",")), default=(1, 2, 4, 8),
+                       help="channel uses c to compare, comma-separated (default 1,2,4,8)")
+    p_cmp.add_argument("--methods", type=_names, default=METHODS, help="methods, comma-separated (default all)")
+    p_cmp.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder (default runs/compare)")
+
     p_launch = sub.add_parser("launch", help="AP and N users as separate Flower processes on 127.0.0.1")
     add_run_options(p_launch)
     _add_ap_options(p_launch, default_out="runs/launch")
@@ -156,6 +163,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
     data = load_run_latents(cfg)
     result = run_with_progress(cfg, data, args.out, quiet=args.quiet)
     print_run(result, args.out)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from scenarios.compare import compare, markdown_table, plot_accuracy, write_csv
+    from scenarios.sources import load_run_latents
+
+    cfg = config_from_args(args)
+    for m in args.methods:
+        if m not in METHODS:
+            raise ConfigError(f"field 'methods': unknown method {m!r} (known: {', '.join(METHODS)})")
+    data = load_run_latents(cfg)
+    rows = compare(cfg, data, args.uses, args.methods,
+                   on_result=lambda r: print(f"c={r['channel_uses']:<3} {r['method']:<12} accuracy {r['accuracy']:.3f}  "
+                                             f"mse {r['mse']:.4f}", file=sys.stderr, flush=True))
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, args.out / "compare.csv")
+    title = (f"K={cfg.users}, N_T={cfg.tx_antennas}, N_R={cfg.rx_antennas}, SNR {cfg.snr_db:g} dB, "
+             f"n={cfg.pilots}, AP {data.ap_name}")
+    plot_accuracy(rows, args.out / "accuracy.png", title)
+    table = markdown_table(rows)
+    (args.out / "compare.md").write_text(f"{title}\n\n{table}\n")
+    print(table)
+    print(f"written: {args.out / 'compare.csv'}, {args.out / 'compare.md'}, {args.out / 'accuracy.png'}")
     return 0
 
 
@@ -272,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "encoders":
             return _cmd_encoders(args)
-        commands = {"launch": _cmd_launch, "ap": _cmd_ap, "user": _cmd_user, "certs": _cmd_certs}
+        commands = {"compare": _cmd_compare, "launch": _cmd_launch, "ap": _cmd_ap, "user": _cmd_user, "certs": _cmd_certs}
         if args.command in commands:
             return commands[args.command](args)
     except ConfigError as e:

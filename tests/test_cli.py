@@ -75,3 +75,21 @@ def test_nan_and_mismatched_latents(npz, tmp_path):
     np.savez(tmp_path / "dim.npz", **bad)
     r = _semalign("run", "--latents", str(tmp_path / "dim.npz"))
     assert r.returncode == 2 and "user2_test" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compare_writes_table_csv_and_plot(npz, tmp_path, capsys):
+    path, _ = npz
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--latents", str(path), "--uses", "1,2", "--methods", "federated,first-k",
+               "--pilots", "600", "--test-samples", "200", "--iterations", "15", "--out", str(out)])
+    assert rc == 0
+    rows = (out / "compare.csv").read_text().splitlines()
+    assert rows[0].startswith("channel_uses,compression,method,accuracy") and len(rows) == 1 + 2 * 2
+    assert (out / "accuracy.png").stat().st_size > 10_000
+    table = capsys.readouterr().out
+    assert "| c | ζ | federated | first-k | oracle |" in table
+
+
+def test_compare_rejects_unknown_method(npz, tmp_path):
+    r = _semalign("compare", "--latents", str(npz[0]), "--methods", "federated,magic", "--out", str(tmp_path))
+    assert r.returncode == 2 and "field 'methods'" in r.stderr and "Traceback" not in r.stderr
