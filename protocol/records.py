@@ -14,7 +14,7 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
 from pydantic import BaseModel
 
-__all__ = ["RecordError", "to_record", "from_record"]
+__all__ = ["RecordError", "to_record", "dict_to_record", "from_record"]
 
 ARRAYS, FIELDS = "arrays", "fields"
 
@@ -24,7 +24,11 @@ class RecordError(ValueError):
 
 
 def to_record(msg: BaseModel) -> RecordDict:
-    data = msg.model_dump()
+    return dict_to_record(msg.model_dump())
+
+
+def dict_to_record(data: dict[str, Any]) -> RecordDict:
+    """A message's fields (arrays as numpy arrays) as a record, without validation."""
     arrays = {k: Array(np.ascontiguousarray(v)) for k, v in data.items() if isinstance(v, np.ndarray)}
     fields = {k: v for k, v in data.items() if not isinstance(v, np.ndarray)}
     return RecordDict({ARRAYS: ArrayRecord(arrays), FIELDS: ConfigRecord({"json": json.dumps(fields)})})

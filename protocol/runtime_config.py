@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from protocol.config import ConfigError, RunConfig, format_validation_error
 
@@ -39,6 +39,15 @@ class UserSettings(BaseModel):
     data_dir: Path | None = None
     zoo_profile: str | None = None
     latents: Path | None = None
+    fault: str | None = Field(None, description="fault drill, e.g. 'nan@3,crash@5' (user_client.faults)")
+
+    @field_validator("fault")
+    @classmethod
+    def _check_fault(cls, v: str | None) -> str | None:
+        from user_client.faults import parse_faults
+
+        parse_faults(v)
+        return v
 
 
 _LISTS = {"user_encoders": str, "user_snr_db": float}

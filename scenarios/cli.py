@@ -213,6 +213,14 @@ def _launch_options(args: argparse.Namespace, engine: str = "deployment"):
                          run_timeout=args.timeout, stream=stream, host=getattr(args, "host", "127.0.0.1"))
 
 
+def _prepare_latents(cfg: RunConfig) -> None:
+    """Build missing zoo encoders here, with progress bars, and check the latents before any
+    Flower process starts: a bad file or config fails fast with a one-line error."""
+    from scenarios.sources import load_run_latents
+
+    load_run_latents(cfg)
+
+
 def _sigterm_as_interrupt() -> None:
     """SIGTERM unwinds like Ctrl-C, so the launch stops every process it started."""
     import signal
@@ -229,6 +237,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
 
     _sigterm_as_interrupt()
     cfg = config_from_args(args)
+    _prepare_latents(cfg)
     result = launch(cfg, _launch_options(args, args.engine))
     print_run(result, args.out)
     return 0 if result.get("users") else 1
@@ -241,6 +250,7 @@ def _cmd_ap(args: argparse.Namespace) -> int:
 
     _sigterm_as_interrupt()
     cfg = config_from_args(args)
+    _prepare_latents(cfg)
     tls = None
     if args.tls_dir is not None:
         tls = Tls(args.tls_dir / "ca.pem", args.tls_dir / "server.pem", args.tls_dir / "server.key")

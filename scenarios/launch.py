@@ -154,18 +154,19 @@ class Launch:
             raise LaunchError(f"flwr {' '.join(args[:2])} failed ({res.returncode}): {res.stdout}{res.stderr}".strip())
         return res.stdout
 
-    def submit(self) -> Proc:
-        """Submit the ServerApp run with ``flwr run`` (its log streams into ``logs/run.log``)."""
-        rt = self.opts.runtime()
-        conf = write_run_config(self.work / "run_config.toml", self.cfg, rt)
+    def submit(self, cfg: RunConfig | None = None, rt: RuntimeSettings | None = None, name: str = "run") -> Proc:
+        """Submit a ServerApp run with ``flwr run`` (its log streams into ``logs/{name}.log``);
+        ``cfg``/``rt`` default to the launch's own (other runs may reuse the same processes)."""
+        cfg, rt = cfg or self.cfg, rt or self.opts.runtime()
+        conf = write_run_config(self.work / f"{name}_config.toml", cfg, rt)
         argv = ["flwr", "run", str(app_dir()), CONNECTION, "--run-config", str(conf), "--stream"]
         if self.opts.engine == "simulation":
-            argv += ["--federation-config", f"num-supernodes={self.cfg.users} client-resources-num-cpus=1"]
-        return self.group.start("run", argv, env=self.env, cwd=self.work)
+            argv += ["--federation-config", f"num-supernodes={cfg.users} client-resources-num-cpus=1"]
+        return self.group.start(name, argv, env=self.env, cwd=self.work)
 
-    def wait(self, run: Proc, started: float) -> dict:
+    def wait(self, run: Proc, started: float, out: Path | None = None) -> dict:
         """Wait for the run to end (streaming its log) and return its ``results.json``."""
-        results = self.out / "results.json"
+        results = (out or self.out) / "results.json"
         end = time.monotonic() + self.opts.run_timeout
         pos = 0
         while True:

@@ -15,6 +15,7 @@ from scenarios.admm import admm_solve
 from scenarios.engine import run
 from scenarios.loopback import make_devices, run_loopback
 from scenarios.problem import build_problem
+from user_client.faults import apply_fault, parse_faults
 
 BASE = dict(users=3, tx_antennas=2, rx_antennas=2, channel_uses=2, pilots=900, test_samples=300, iterations=12, tol=0.0)
 
@@ -50,19 +51,7 @@ def _bad(kind):
     def tamper(rnd, uid, data):
         if uid != 1 or rnd != 3:
             return data
-        data = dict(data)
-        if kind == "shape":
-            data["cross"] = data["cross"][:, :-1]
-        elif kind == "nan":
-            data["gram"] = data["gram"].copy()
-            data["gram"][0, 0] = np.nan
-        elif kind == "stale":
-            data["round"] = rnd - 1
-        elif kind == "spoof":
-            data["user_id"] = 2
-        elif kind == "drop":
-            return None
-        return data
+        return None if kind == "drop" else apply_fault(kind, data)
     return tamper
 
 
@@ -127,3 +116,13 @@ def test_replies_carry_only_design_quantities(synthetic, protocol):
         assert set(d) == {"round", "user_id", "gram", "cross"}
         assert d["gram"].shape == (4, 4)
         assert d["cross"].shape == ((4, 900) if protocol == "paper" else (4, m))
+
+
+def test_fault_specs_parse_and_reject_garbage():
+    assert parse_faults("nan@3, crash@5") == {3: "nan", 5: "crash"}
+    assert parse_faults(None) == {} and parse_faults("") == {}
+    for bad in ("nan", "boom@1", "nan@x", "nan@-1"):
+        with pytest.raises(ValueError):
+            parse_faults(bad)
+    with pytest.raises(RuntimeError, match="fault drill"):
+        apply_fault("crash", {"round": 2, "user_id": 0})

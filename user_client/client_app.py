@@ -12,9 +12,10 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordD
 from flwr.clientapp import ClientApp
 
 from protocol.messages import EvaluateRequest, PilotBroadcast, RoundRequest, RunParameters
-from protocol.records import from_record, to_record
+from protocol.records import dict_to_record, from_record, to_record
 from protocol.runtime_config import split_run_config, user_settings
 from user_client.device import UserDevice
+from user_client.faults import apply_fault, parse_faults
 from user_client.private import load_private
 
 __all__ = ["app"]
@@ -70,7 +71,12 @@ def configure(msg: Message, context: Context) -> Message:
 def round_(msg: Message, context: Context) -> Message:
     """One ADMM round: G-step, reply ``A^H A`` and ``A^H R_yx`` (or ``A^H Y``)."""
     dev = _device(context, msg)
-    return Message(to_record(dev.round(RoundRequest.model_validate(from_record(msg.content)))), reply_to=msg)
+    req = RoundRequest.model_validate(from_record(msg.content))
+    reply = dev.round(req).model_dump()
+    fault = parse_faults(user_settings(context.node_config).fault).get(req.round)
+    if fault is not None:  # a fault drill asked for in the node config (user_client/faults.py)
+        reply = apply_fault(fault, reply)
+    return Message(dict_to_record(reply), reply_to=msg)
 
 
 @app.evaluate("final")
