@@ -108,6 +108,9 @@ def _collect(coord: Coordinator, node_user: dict[int, int], replies: dict[int, M
             continue
         if rep.has_error():
             log.warning("round %d: user %d answered with an error: %s", coord.round, uid, rep.error.reason)
+            if "not configured" in rep.error.reason:
+                log.warning("user %d lost its run state: repeating its handshake", uid)
+                node_user.pop(nid, None)  # re-admitted (join + configure) before the next round
             continue
         try:
             data = from_record(rep.content)

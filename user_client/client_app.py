@@ -33,7 +33,12 @@ def _new_device(context: Context) -> UserDevice:
                       channels_file=run.channels, users=run.users)
 
 
-def _device(context: Context, msg: Message) -> UserDevice:
+class NotConfigured(RuntimeError):
+    """A round arrived at a device that holds no run parameters (its state was lost); the AP
+    answers by repeating the handshake with this user."""
+
+
+def _device(context: Context, msg: Message, configured: bool = False) -> UserDevice:
     key = (msg.metadata.run_id, context.node_id)
     dev = _DEVICES.get(key)
     if dev is None:
@@ -42,6 +47,8 @@ def _device(context: Context, msg: Message) -> UserDevice:
         dev.configure(RunParameters.model_validate_json(context.state.config_records[_PARAMS]["json"]))
         if _PILOTS in context.state.array_records:
             dev.receive_pilots(PilotBroadcast(x=context.state.array_records[_PILOTS]["x"].numpy()))
+    if configured and dev.params is None:
+        raise NotConfigured(f"user {dev.user_id} not configured: no run parameters in its state")
     return dev
 
 
@@ -70,11 +77,15 @@ def configure(msg: Message, context: Context) -> Message:
 @app.train("round")
 def round_(msg: Message, context: Context) -> Message:
     """One ADMM round: G-step, reply ``A^H A`` and ``A^H R_yx`` (or ``A^H Y``)."""
-    dev = _device(context, msg)
     req = RoundRequest.model_validate(from_record(msg.content))
-    reply = dev.round(req).model_dump()
     fault = parse_faults(user_settings(context.node_config).fault).get(req.round)
-    if fault is not None:  # a fault drill asked for in the node config (user_client/faults.py)
+    if fault == "forget":  # drill: lose the run state, as a restarted ClientApp process would
+        _DEVICES.pop((msg.metadata.run_id, context.node_id), None)
+        context.state.config_records.pop(_PARAMS, None)
+        context.state.array_records.pop(_PILOTS, None)
+    dev = _device(context, msg, configured=True)
+    reply = dev.round(req).model_dump()
+    if fault is not None and fault != "forget":  # a fault drill asked for in the node config (user_client/faults.py)
         reply = apply_fault(fault, reply)
     return Message(dict_to_record(reply), reply_to=msg)
 
@@ -82,5 +93,5 @@ def round_(msg: Message, context: Context) -> Message:
 @app.evaluate("final")
 def final(msg: Message, context: Context) -> Message:
     """Decode the held-out transmission with the final F; reply metrics only."""
-    dev = _device(context, msg)
+    dev = _device(context, msg, configured=True)
     return Message(to_record(dev.evaluate(EvaluateRequest.model_validate(from_record(msg.content)))), reply_to=msg)

@@ -4,7 +4,8 @@ AP rejects bad messages with a clear log line and carries on with the others (DE
 Enabled per user with the node config ``fault = "KIND@ROUND[,KIND@ROUND…]"`` (rounds count
 from 0, as ``RoundRequest.round``). Kinds: ``shape`` (a column short), ``nan`` (a NaN in the
 Gram matrix), ``stale`` (last round's number), ``spoof`` (another user's id), ``crash`` (the
-handler raises: Flower sends an error reply).
+handler raises: Flower sends an error reply), ``forget`` (the device loses its run state,
+as a restarted ClientApp process would; the AP repeats the handshake).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 
 __all__ = ["FAULT_KINDS", "parse_faults", "apply_fault"]
 
-FAULT_KINDS = ("shape", "nan", "stale", "spoof", "crash")
+FAULT_KINDS = ("shape", "nan", "stale", "spoof", "crash", "forget")
 _ITEM = re.compile(r"^\s*([a-z]+)@(\d+)\s*$")
 
 

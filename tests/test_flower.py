@@ -1,0 +1,148 @@
+"""Real Flower on 127.0.0.1: a SuperLink, SuperNode processes and ``flwr run``.
+
+Parity with the in-process engine (paper/compact × CSI/no-CSI), dropout of a killed user,
+bad messages from a misbehaving user, AP resume after SIGKILL, TLS with node authentication.
+Every process is started by the launcher in its own group and stopped by PID.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from protocol.config import RunConfig
+from protocol.runtime_config import RuntimeSettings
+from scenarios.admm import admm_solve
+from scenarios.latents import load_npz_latents, save_npz_latents
+from scenarios.launch import Launch, LaunchOptions
+from scenarios.problem import build_problem
+from scenarios.synthetic import make_synthetic
+
+pytestmark = pytest.mark.flower
+
+BASE = dict(users=3, tx_antennas=2, rx_antennas=2, channel_uses=2, pilots=400, test_samples=150, iterations=3,
+            tol=0.0)
+
+
+@pytest.fixture(scope="module")
+def latents(tmp_path_factory) -> Path:
+    return save_npz_latents(make_synthetic(users=3, train=500, test=200, seed=5),
+                            tmp_path_factory.mktemp("flower") / "latents.npz")
+
+
+def _engine_transmit(cfg: RunConfig) -> np.ndarray:
+    dtype = torch.complex128 if cfg.precision == "double" else torch.complex64
+    prob = build_problem(cfg, load_npz_latents(cfg.latents), dtype, torch.device("cpu"))
+    return admm_solve(prob, cfg, track=False).transmit.numpy()
+
+
+def _state(out: Path) -> dict:
+    with np.load(out / "ap_state.npz") as f:
+        return {"Z": f["Z"], "round": json.loads(str(f["meta"]))["round"]}
+
+
+def _run(cluster: Launch, cfg: RunConfig, out: Path, round_timeout: float = 60.0, resume: bool = False) -> dict:
+    rt = RuntimeSettings(out_dir=out, round_timeout=round_timeout, join_timeout=60.0, resume=resume)
+    return cluster.wait(cluster.submit(cfg, rt, name=out.name), time.time() - 1, out)
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, latents):
+    """An AP SuperLink and 3 user SuperNodes, shared by the parity runs."""
+    cfg = RunConfig(**BASE, latents=latents)
+    with Launch(cfg, LaunchOptions(out_dir=tmp_path_factory.mktemp("cluster"), run_timeout=600)) as run:
+        run.start_ap()
+        for k in range(cfg.users):
+            run.start_user(k)
+        yield run
+
+
+@pytest.mark.parametrize("protocol, csi", [("compact", True), ("compact", False), ("paper", True), ("paper", False)])
+def test_flower_run_equals_engine(cluster, latents, tmp_path, protocol, csi):
+    cfg = RunConfig(**BASE, latents=latents, protocol=protocol, csi=csi)
+    res = _run(cluster, cfg, tmp_path / f"{protocol}-{csi}")
+    assert res["completed_users"] == [0, 1, 2] and len(res["users"]) == 3
+    assert _rel(_state(tmp_path / f"{protocol}-{csi}")["Z"], _engine_transmit(cfg)) <= 1e-5
+    per_round = res["bytes"]["per_round"]
+    assert [r["round"] for r in per_round] == ([0, 1, 2, 3] if protocol == "compact" else [1, 2, 3])
+    assert all(r["uplink"] > 0 and r["downlink"] > 0 for r in per_round if r["round"] > 0)
+    assert len(res["round_wall_times_s"]) == 3 and res["startup_s"] > 0
+
+
+def test_bad_messages_and_a_killed_user(tmp_path, latents, caplog):
+    """User 1 sends a wrong shape, NaN, a stale round, a spoofed id and crashes, one per round;
+    user 0 loses its run state in round 5 (handshake repeated); user 2 is killed after round 2.
+    The run finishes and says who completed."""
+    cfg = RunConfig(**{**BASE, "iterations": 7}, latents=latents)
+    out = tmp_path / "faults"
+    opts = LaunchOptions(out_dir=out, run_timeout=600, node_configs={0: {"fault": "forget@5"}, 1: {"fault": "shape@0,nan@1,stale@2,spoof@3,crash@4"}})
+    with Launch(cfg, opts) as run:
+        run.start_ap()
+        for k in range(cfg.users):
+            run.start_user(k)
+        proc = run.submit(cfg, opts.runtime().model_copy(update={"round_timeout": 20.0}))
+        end = time.monotonic() + 300
+        while time.monotonic() < end and not ((out / "ap_state.npz").exists() and _state(out)["round"] >= 2):
+            time.sleep(0.2)
+        run.group.kill(run.users[2])
+        res = run.wait(proc, time.time() - 600)
+    answered = [h["answered"] for h in res["history"]]
+    assert all(1 not in a for a in answered[:5]) and all(1 in a for a in answered[5:])
+    assert all(2 not in a for a in answered[3:])
+    assert 0 not in answered[5] and 0 in answered[6] and all(0 in a for a in answered[:5])
+    assert res["completed_users"] == [0, 1]
+    assert res["user_status"]["2"]["completed"] is False and res["user_status"]["1"]["completed"] is True
+    log = (out / "flower" / "logs" / "run.log").read_text()
+    for needle in ("user 1", "left out", "is not the current round", "repeating its handshake"):
+        assert needle in log
+
+
+def test_ap_killed_and_resumed_ends_with_the_same_f(tmp_path, latents):
+    cfg = RunConfig(**{**BASE, "iterations": 6}, latents=latents)
+    out = tmp_path / "resume"
+    with Launch(cfg, LaunchOptions(out_dir=out, run_timeout=600)) as run:
+        run.start_ap()
+        for k in range(cfg.users):
+            run.start_user(k)
+        proc = run.submit()
+        end = time.monotonic() + 300
+        while time.monotonic() < end and not ((out / "ap_state.npz").exists() and _state(out)["round"] >= 3):
+            time.sleep(0.1)
+        run.group.kill(run.superlink)  # SIGKILL the AP: SuperLink and its ServerApp process
+        run.group.kill(proc)
+    killed_at = _state(out)["round"]
+    assert 3 <= killed_at < 6 and not (out / "results.json").exists()
+    opts = LaunchOptions(out_dir=out, run_timeout=600, resume=True)
+    with Launch(cfg, opts) as run:
+        run.start_ap()
+        for k in range(cfg.users):
+            run.start_user(k)
+        res = run.wait(run.submit(), time.time() - 1)
+    assert res["iterations"] == 6 and len(res["history"]) == 6
+    assert _rel(_state(out)["Z"], _engine_transmit(cfg)) <= 1e-5
+
+
+def test_tls_and_node_authentication(tmp_path, latents):
+    cfg = RunConfig(**{**BASE, "iterations": 2}, latents=latents)
+    out = tmp_path / "secure"
+    with Launch(cfg, LaunchOptions(out_dir=out, run_timeout=600, tls=True, node_auth=True)) as run:
+        run.start_ap()
+        for k in range(cfg.users):
+            run.start_user(k)
+        from ap_server.certs import make_node_keys
+
+        intruder_key, _ = make_node_keys(tmp_path / "intruder", "intruder")  # never registered
+        intruder = run.start_user(7, private_key=intruder_key)
+        res = run.wait(run.submit(), time.time() - 1)
+        assert res["completed_users"] == [0, 1, 2]
+        assert sorted(int(k) for k in res["user_status"]) == [0, 1, 2]  # the intruder never joined
+    text = intruder.log.read_text(errors="replace")
+    assert "auth" in text.lower() or "denied" in text.lower() or "permission" in text.lower(), text[-2000:]
