@@ -23,10 +23,29 @@ from protocol.config import RunConfig
 from protocol.records import RecordError, from_record, to_record
 from protocol.runtime_config import RuntimeSettings, split_run_config
 
-__all__ = ["app", "run_ap", "exchange"]
+__all__ = ["app", "run_ap", "exchange", "shorten_object_backoff"]
 
 log = logging.getLogger("semalign.ap")
 app = ServerApp()
+
+
+def shorten_object_backoff(initial: float = 0.01, cap: float = 0.1) -> bool:
+    """MONKEYPATCH (flwr 1.41, ``flwr/superlink/grid/http_grid.py:325``): a reply can be listed
+    before its objects are uploaded; ``Grid.pull_messages`` then backs off 1 s, doubling
+    (``supercore/constant.py``), which dominates a fast round. Flower has no setting for it;
+    this passes the public ``initial_backoff``/``backoff_cap`` arguments of ``pull_objects``.
+    Returns whether the patch was applied (skipped when the module no longer has the name)."""
+    import functools
+
+    try:
+        import flwr.superlink.grid.http_grid as http_grid
+    except ImportError:
+        return False
+    fn = getattr(http_grid, "pull_objects", None)
+    if fn is None or isinstance(fn, functools.partial):
+        return fn is not None
+    http_grid.pull_objects = functools.partial(fn, initial_backoff=initial, backoff_cap=cap)
+    return True
 
 
 def exchange(grid: Grid, outgoing: dict[int, tuple[str, RecordDict]], timeout: float, poll: float) -> dict[int, Message]:
@@ -169,6 +188,7 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     _log_to_stderr()
+    shorten_object_backoff()
     cfg, rt = split_run_config(context.run_config)
     run_ap(grid, cfg, rt)
 

@@ -1,8 +1,14 @@
 """``semalign launch``: the AP (SuperLink + ServerApp run) and N users as separate processes
 on 127.0.0.1, run to the end, every process stopped afterwards — also on failure and Ctrl-C.
 
-Engines: ``deployment`` starts one ``flower-supernode`` process per user; ``simulation``
-starts the SuperLink in simulation mode and lets Flower's simulation engine run the users.
+Engines: ``deployment`` starts one SuperNode per user; ``simulation`` starts the SuperLink in
+simulation mode and lets Flower's simulation engine run the users.
+
+ClientApps in deployment (``LaunchOptions.clientapp``): ``runner`` (default) starts each
+SuperNode with ``--isolation process`` plus one long-lived ClientApp runner
+(``user_client/appio_runner.py``) that imports the app once and serves task after task, with
+the SuperNode's hard-coded waits shortened (``patch_waits``); ``subprocess`` is Flower's
+default (a fresh ``flwr-clientapp`` process per message: seconds per round).
 The run itself is submitted with Flower's own CLI (``flwr run``), as a user would.
 """
 from __future__ import annotations
@@ -22,7 +28,7 @@ from ap_server.superlink import Tls, flower_env, superlink_argv, superlink_ready
 from protocol.config import RunConfig
 from protocol.runtime_config import RuntimeSettings, to_flat
 from scenarios.processes import Proc, ProcessGroup, free_port, wait_for
-from user_client.supernode import supernode_argv
+from user_client.supernode import runner_argv, supernode_argv
 
 __all__ = ["LaunchOptions", "LaunchError", "Launch", "launch", "serve_ap", "app_dir", "write_run_config"]
 
@@ -52,6 +58,8 @@ class LaunchOptions:
     run_timeout: float = 3600.0
     stream: Callable[[str], None] | None = None  # receives each line of the run's log
     node_configs: dict[int, dict] = field(default_factory=dict)  # extra node config per user id
+    clientapp: Literal["runner", "subprocess"] = "runner"
+    patch_waits: bool = True  # SuperNode waits shortened (monkeypatch, see user_client/appio_runner.py)
 
     def runtime(self) -> RuntimeSettings:
         return RuntimeSettings(out_dir=self.out_dir.resolve(), round_timeout=self.round_timeout,
@@ -97,7 +105,7 @@ class Launch:
         self.port = 0
         self.tls: Tls | None = None
         self.superlink: Proc | None = None
-        self.users: dict[int, Proc] = {}
+        self.users: dict[int, list[Proc]] = {}
         self._keys: dict[int, tuple[Path, Path]] = {}
 
     # -- processes -----------------------------------------------------------------------------
@@ -136,15 +144,27 @@ class Launch:
         return self._keys[user_id]
 
     def start_user(self, user_id: int, private_key: Path | None = None) -> Proc:
-        """Start one user device (a SuperNode) with its node config."""
+        """Start one user device (a SuperNode with its node config, and its ClientApp runner);
+        returns the SuperNode process."""
         node = {"user-id": user_id, **self.opts.node_configs.get(user_id, {})}
         if self.opts.node_auth and private_key is None:
             private_key, _ = self.user_keys(user_id)
-        argv = supernode_argv(self.address, node, appio_port=free_port(self.opts.host), host=self.opts.host,
-                              root_certificates=self.tls.ca if self.tls else None, auth_private_key=private_key)
-        proc = self.group.start(f"user-{user_id}", argv, env=self.env, cwd=self.work)
-        self.users[user_id] = proc
-        return proc
+        runner = self.opts.clientapp == "runner"
+        port = free_port(self.opts.host)
+        argv = supernode_argv(self.address, node, appio_port=port, host=self.opts.host,
+                              root_certificates=self.tls.ca if self.tls else None, auth_private_key=private_key,
+                              isolation="process" if runner else "subprocess", patched=runner and self.opts.patch_waits)
+        procs = [self.group.start(f"user-{user_id}", argv, env=self.env, cwd=self.work)]
+        if runner:
+            procs.append(self.group.start(f"user-{user_id}-app", runner_argv(f"{self.opts.host}:{port}", procs[0].pid),
+                                          env=self.env, cwd=self.work))
+        self.users[user_id] = procs
+        return procs[0]
+
+    def kill_user(self, user_id: int) -> None:
+        """SIGKILL every process of one user device (fault injection)."""
+        for proc in self.users.get(user_id, []):
+            self.group.kill(proc)
 
     def flwr(self, args: list[str], timeout: float = 120) -> str:
         """Run a short ``flwr`` CLI command against this launch's SuperLink."""

@@ -1,10 +1,13 @@
-"""One user device as a Flower SuperNode process: its command line and node config."""
+"""One user device as Flower processes: a SuperNode and, in the fast configuration, a
+long-lived ClientApp runner (``user_client/appio_runner.py``) serving its Runtime API."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["node_config_text", "supernode_argv"]
+import sys
+
+__all__ = ["node_config_text", "supernode_argv", "runner_argv"]
 
 
 def node_config_text(values: Mapping[str, Any]) -> str:
@@ -25,10 +28,14 @@ def node_config_text(values: Mapping[str, Any]) -> str:
 
 def supernode_argv(superlink: str, node_config: Mapping[str, Any], *, appio_port: int, host: str = "127.0.0.1",
                    root_certificates: Path | None = None, auth_private_key: Path | None = None,
-                   auth_public_key: Path | None = None, isolation: str = "subprocess") -> list[str]:
+                   auth_public_key: Path | None = None, isolation: str = "subprocess",
+                   patched: bool = False) -> list[str]:
     """``flower-supernode`` for one user: connects to ``superlink`` (host:port), serves its
-    ClientAppIo API on ``host:appio_port``."""
-    argv = ["flower-supernode", "--superlink", superlink, "--host", host, "--port", str(appio_port),
+    Runtime API on ``host:appio_port``. ``patched`` runs it through the appio runner's
+    ``supernode`` mode, which shortens Flower's hard-coded waits (a documented monkeypatch)."""
+    head = ([sys.executable, "-m", "user_client.appio_runner", "supernode", "--"] if patched
+            else ["flower-supernode"])
+    argv = [*head, "--superlink", superlink, "--host", host, "--port", str(appio_port),
             "--isolation", isolation, "--node-config", node_config_text(node_config)]
     if root_certificates is None:
         argv.append("--insecure")
@@ -38,4 +45,12 @@ def supernode_argv(superlink: str, node_config: Mapping[str, Any], *, appio_port
         argv += ["--auth-supernode-private-key", str(auth_private_key)]
     if auth_public_key is not None:
         argv += ["--auth-supernode-public-key", str(auth_public_key)]
+    return argv
+
+
+def runner_argv(appio_address: str, parent_pid: int | None = None) -> list[str]:
+    """The long-lived ClientApp runner for a SuperNode started with ``--isolation process``."""
+    argv = [sys.executable, "-m", "user_client.appio_runner", "--runtime-api-address", appio_address, "--insecure"]
+    if parent_pid is not None:
+        argv += ["--parent-pid", str(parent_pid)]
     return argv
