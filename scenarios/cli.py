@@ -138,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_user.add_argument("--port", type=int, default=0, help="local ClientAppIo port (default: a free one)")
     p_user.add_argument("--root-certificates", dest="root_certificates", type=Path, help="CA file: connect with TLS")
     p_user.add_argument("--auth-key", dest="auth_key", type=Path, help="private key for node authentication")
+    p_user.add_argument("--clientapp", choices=("runner", "subprocess"), default="runner",
+                        help="long-lived ClientApp runner (default, fast) or Flower's process per message")
+    p_user.add_argument("--max-wait-time", dest="max_wait_time", type=float,
+                        help="give up after this many seconds without the AP (default: retry for ever)")
+    p_user.add_argument("--fault", help="fault drill, e.g. 'nan@3,crash@5' (see user_client/faults.py)")
+    p_user.add_argument("--log-dir", dest="log_dir", type=Path, default=None,
+                        help="write the SuperNode/runner logs here instead of the terminal")
 
     p_certs = sub.add_parser("certs", help="make a CA, an AP certificate and user key pairs for TLS/auth")
     p_certs.add_argument("--out", type=Path, required=True, help="folder for the files")
@@ -263,21 +270,19 @@ def _cmd_ap(args: argparse.Namespace) -> int:
 
 
 def _cmd_user(args: argparse.Namespace) -> int:
-    import os
-
     from protocol.runtime_config import user_settings
-    from scenarios.processes import free_port
-    from user_client.supernode import supernode_argv
+    from scenarios.launch import serve_user
 
     node = {"user-id": args.user_id, "encoder": args.encoder, "snr-db": args.snr_db, "rx-antennas": args.rx_antennas,
             "device": args.device, "latents": args.latents and str(args.latents.resolve()),
-            "cache-dir": args.cache_dir and str(args.cache_dir.resolve()), "zoo-profile": args.zoo_profile}
+            "cache-dir": args.cache_dir and str(args.cache_dir.resolve()), "zoo-profile": args.zoo_profile,
+            "fault": args.fault}
     node = {k: v for k, v in node.items() if v is not None}
     user_settings(node)  # validate before starting anything
-    argv = supernode_argv(args.ap, node, appio_port=args.port or free_port(), root_certificates=args.root_certificates,
-                          auth_private_key=args.auth_key)
-    os.environ.update({"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"})
-    os.execvp(argv[0], argv)  # the SuperNode becomes this process: Ctrl-C stops it directly
+    _sigterm_as_interrupt()
+    return serve_user(node, args.ap, port=args.port, root_certificates=args.root_certificates,
+                      auth_key=args.auth_key, clientapp=args.clientapp, log_dir=args.log_dir,
+                      max_wait_time=args.max_wait_time)
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ from protocol.runtime_config import RuntimeSettings, to_flat
 from scenarios.processes import Proc, ProcessGroup, free_port, wait_for
 from user_client.supernode import runner_argv, supernode_argv
 
-__all__ = ["LaunchOptions", "LaunchError", "Launch", "launch", "serve_ap", "app_dir", "write_run_config"]
+__all__ = ["LaunchOptions", "LaunchError", "Launch", "launch", "serve_ap", "serve_user", "app_dir", "write_run_config"]
 
 log = logging.getLogger("semalign.launch")
 Engine = Literal["deployment", "simulation"]
@@ -252,3 +252,46 @@ def serve_ap(cfg: RunConfig, opts: LaunchOptions, port: int, tls: Tls | None = N
         log.info("AP listening on %s; waiting for %d users", run.address, cfg.users)
         result = run.wait(run.submit(), started)
     return result
+
+
+def serve_user(node: dict, ap: str, *, port: int = 0, root_certificates: Path | None = None,
+               auth_key: Path | None = None, clientapp: str = "runner", log_dir: Path | None = None,
+               host: str = "127.0.0.1", max_wait_time: float | None = None) -> int:
+    """``semalign user``: one user device (SuperNode + ClientApp runner) connected to the AP
+    at ``ap``; runs until the SuperNode exits or Ctrl-C, then stops both. Returns the
+    SuperNode's exit code."""
+    import tempfile
+
+    runner = clientapp == "runner"
+    port = port or free_port(host)
+    argv = supernode_argv(ap, node, appio_port=port, host=host, root_certificates=root_certificates,
+                          auth_private_key=auth_key, isolation="process" if runner else "subprocess", patched=runner,
+                          max_wait_time=max_wait_time)
+    env = flower_env(Path(os.environ.get("FLWR_HOME", Path.home() / ".flwr")))
+    logs = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="semalign-user-"))
+    with ProcessGroup(logs) as group:
+        node_proc = group.start(f"user-{node['user-id']}", argv, env=env)
+        if runner:
+            group.start(f"user-{node['user-id']}-app", runner_argv(f"{host}:{port}", node_proc.pid), env=env)
+        log.info("user %s: SuperNode pid %d connecting to %s; logs in %s", node["user-id"], node_proc.pid, ap, logs)
+        print(f"user {node['user-id']}: connecting to {ap} (logs: {logs}); Ctrl-C stops it", file=sys.stderr)
+        pos = 0
+        while node_proc.alive():
+            pos = _follow(node_proc.log, pos)
+            time.sleep(0.2)
+        _follow(node_proc.log, pos)
+        return int(node_proc.popen.returncode or 0)
+
+
+def _follow(path: Path, pos: int) -> int:
+    """Echo new lines of a log file to stderr; returns the new offset."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(pos)
+            chunk = fh.read()
+    except OSError:
+        return pos
+    if chunk:
+        sys.stderr.write(chunk.decode(errors="replace"))
+        sys.stderr.flush()
+    return pos + len(chunk)

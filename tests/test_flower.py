@@ -88,7 +88,7 @@ def test_bad_messages_and_a_killed_user(tmp_path, latents, caplog):
         run.start_ap()
         for k in range(cfg.users):
             run.start_user(k)
-        proc = run.submit(cfg, opts.runtime().model_copy(update={"round_timeout": 20.0}))
+        proc = run.submit(cfg, opts.runtime().model_copy(update={"round_timeout": 10.0}))
         end = time.monotonic() + 300
         while time.monotonic() < end and not ((out / "ap_state.npz").exists() and _state(out)["round"] >= 2):
             time.sleep(0.2)
@@ -147,3 +147,63 @@ def test_tls_and_node_authentication(tmp_path, latents):
         assert intruder.popen.poll() not in (None, 0)  # refused: it gave up by itself, with an error
     text = intruder.log.read_text(errors="replace")
     assert "Failed to activate SuperNode" in text, text[-2000:]
+
+
+def _semalign(*args: str, log: Path) -> "subprocess.Popen":
+    import subprocess
+    import sys
+
+    fh = open(log, "wb")
+    return subprocess.Popen([sys.executable, "-m", "scenarios", *args], stdout=fh, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(proc) -> None:
+    import os
+    import signal
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except Exception:  # noqa: BLE001
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def test_ap_and_user_commands(tmp_path, latents):
+    """`semalign ap` and three `semalign user` processes, as on separate machines."""
+    from scenarios.processes import free_port
+
+    port = str(free_port())
+    run = ["--latents", str(latents), "--users", "3", "--antennas", "2", "--channel-uses", "2", "--pilots", "400",
+           "--test-samples", "150", "--iterations", "3", "--tol", "0"]
+    ap = _semalign("ap", *run, "--port", port, "--out", str(tmp_path / "ap"), "--quiet", log=tmp_path / "ap.log")
+    users = [_semalign("user", "--id", str(k), "--ap", f"127.0.0.1:{port}", "--max-wait-time", "60",
+                       "--log-dir", str(tmp_path / f"user{k}"), log=tmp_path / f"user{k}.log") for k in range(3)]
+    try:
+        assert ap.wait(timeout=300) == 0, (tmp_path / "ap.log").read_text()[-3000:]
+    finally:
+        for proc in [*users, ap]:
+            _stop(proc)
+    res = json.loads((tmp_path / "ap" / "results.json").read_text())
+    assert res["completed_users"] == [0, 1, 2]
+    assert "accuracy" in (tmp_path / "ap.log").read_text()  # the per-user table was printed
+    cfg = RunConfig(**BASE, latents=latents)
+    assert _rel(_state(tmp_path / "ap")["Z"], _engine_transmit(cfg)) <= 1e-5
+
+
+def test_launch_command_simulation_engine(tmp_path, latents):
+    """`semalign launch --engine simulation`: Flower's simulation engine, same F as the engine."""
+    out = tmp_path / "sim"
+    proc = _semalign("launch", "--engine", "simulation", "--latents", str(latents), "--users", "3", "--antennas", "2",
+                     "--channel-uses", "2", "--pilots", "400", "--test-samples", "150", "--iterations", "3", "--tol",
+                     "0", "--protocol", "paper", "--no-csi", "--out", str(out), "--quiet", log=tmp_path / "launch.log")
+    try:
+        assert proc.wait(timeout=400) == 0, (tmp_path / "launch.log").read_text()[-3000:]
+    finally:
+        _stop(proc)
+    res = json.loads((out / "results.json").read_text())
+    assert res["completed_users"] == [0, 1, 2] and res["launch"]["engine"] == "simulation"
+    cfg = RunConfig(**BASE, latents=latents, protocol="paper", csi=False)
+    assert _rel(_state(out)["Z"], _engine_transmit(cfg)) <= 1e-5

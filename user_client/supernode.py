@@ -29,7 +29,7 @@ def node_config_text(values: Mapping[str, Any]) -> str:
 def supernode_argv(superlink: str, node_config: Mapping[str, Any], *, appio_port: int, host: str = "127.0.0.1",
                    root_certificates: Path | None = None, auth_private_key: Path | None = None,
                    auth_public_key: Path | None = None, isolation: str = "subprocess",
-                   patched: bool = False) -> list[str]:
+                   patched: bool = False, max_wait_time: float | None = None) -> list[str]:
     """``flower-supernode`` for one user: connects to ``superlink`` (host:port), serves its
     Runtime API on ``host:appio_port``. ``patched`` runs it through the appio runner's
     ``supernode`` mode, which shortens Flower's hard-coded waits (a documented monkeypatch)."""
@@ -45,6 +45,8 @@ def supernode_argv(superlink: str, node_config: Mapping[str, Any], *, appio_port
         argv += ["--auth-supernode-private-key", str(auth_private_key)]
     if auth_public_key is not None:
         argv += ["--auth-supernode-public-key", str(auth_public_key)]
+    if max_wait_time is not None:
+        argv += ["--max-wait-time", str(max_wait_time)]
     return argv
 
 
