@@ -225,6 +225,9 @@ def _prepare_latents(cfg: RunConfig) -> None:
     Flower process starts: a bad file or config fails fast with a one-line error."""
     from scenarios.sources import load_run_latents
 
+    if cfg.method != "federated":
+        raise ConfigError(f"field 'method': the Flower runtime runs the federated protocol, not {cfg.method!r} "
+                          "(baselines run in process: semalign run --method …)")
     load_run_latents(cfg)
 
 

@@ -93,3 +93,8 @@ def test_compare_writes_table_csv_and_plot(npz, tmp_path, capsys):
 def test_compare_rejects_unknown_method(npz, tmp_path):
     r = _semalign("compare", "--latents", str(npz[0]), "--methods", "federated,magic", "--out", str(tmp_path))
     assert r.returncode == 2 and "field 'methods'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_launch_refuses_a_baseline_method(npz):
+    r = _semalign("launch", "--latents", str(npz[0]), "--method", "top-k", "--out", "/tmp/never")
+    assert r.returncode == 2 and "field 'method'" in r.stderr and "Traceback" not in r.stderr
