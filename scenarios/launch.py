@@ -60,6 +60,7 @@ class LaunchOptions:
     node_configs: dict[int, dict] = field(default_factory=dict)  # extra node config per user id
     clientapp: Literal["runner", "subprocess"] = "runner"
     patch_waits: bool = True  # SuperNode waits shortened (monkeypatch, see user_client/appio_runner.py)
+    node_poll: float | None = None  # shortest poll of SuperNodes and runners [s] (None: their default, 0.01)
 
     def runtime(self) -> RuntimeSettings:
         return RuntimeSettings(out_dir=self.out_dir.resolve(), round_timeout=self.round_timeout,
@@ -153,10 +154,11 @@ class Launch:
         port = free_port(self.opts.host)
         argv = supernode_argv(self.address, node, appio_port=port, host=self.opts.host,
                               root_certificates=self.tls.ca if self.tls else None, auth_private_key=private_key,
-                              isolation="process" if runner else "subprocess", patched=runner and self.opts.patch_waits)
+                              isolation="process" if runner else "subprocess", patched=runner and self.opts.patch_waits,
+                              idle_min=self.opts.node_poll)
         procs = [self.group.start(f"user-{user_id}", argv, env=self.env, cwd=self.work)]
         if runner:
-            procs.append(self.group.start(f"user-{user_id}-app", runner_argv(f"{self.opts.host}:{port}", procs[0].pid),
+            procs.append(self.group.start(f"user-{user_id}-app", runner_argv(f"{self.opts.host}:{port}", procs[0].pid, self.opts.node_poll),
                                           env=self.env, cwd=self.work))
         self.users[user_id] = procs
         return procs[0]

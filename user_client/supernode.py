@@ -29,12 +29,15 @@ def node_config_text(values: Mapping[str, Any]) -> str:
 def supernode_argv(superlink: str, node_config: Mapping[str, Any], *, appio_port: int, host: str = "127.0.0.1",
                    root_certificates: Path | None = None, auth_private_key: Path | None = None,
                    auth_public_key: Path | None = None, isolation: str = "subprocess",
-                   patched: bool = False, max_wait_time: float | None = None) -> list[str]:
+                   patched: bool = False, max_wait_time: float | None = None,
+                   idle_min: float | None = None) -> list[str]:
     """``flower-supernode`` for one user: connects to ``superlink`` (host:port), serves its
     Runtime API on ``host:appio_port``. ``patched`` runs it through the appio runner's
     ``supernode`` mode, which shortens Flower's hard-coded waits (a documented monkeypatch)."""
-    head = ([sys.executable, "-m", "user_client.appio_runner", "supernode", "--"] if patched
-            else ["flower-supernode"])
+    head = ["flower-supernode"]
+    if patched:
+        head = [sys.executable, "-m", "user_client.appio_runner", "supernode"]
+        head += (["--idle-min", str(idle_min)] if idle_min is not None else []) + ["--"]
     argv = [*head, "--superlink", superlink, "--host", host, "--port", str(appio_port),
             "--isolation", isolation, "--node-config", node_config_text(node_config)]
     if root_certificates is None:
@@ -50,9 +53,11 @@ def supernode_argv(superlink: str, node_config: Mapping[str, Any], *, appio_port
     return argv
 
 
-def runner_argv(appio_address: str, parent_pid: int | None = None) -> list[str]:
+def runner_argv(appio_address: str, parent_pid: int | None = None, poll_min: float | None = None) -> list[str]:
     """The long-lived ClientApp runner for a SuperNode started with ``--isolation process``."""
     argv = [sys.executable, "-m", "user_client.appio_runner", "--runtime-api-address", appio_address, "--insecure"]
+    if poll_min is not None:
+        argv += ["--poll-min", str(poll_min)]
     if parent_pid is not None:
         argv += ["--parent-pid", str(parent_pid)]
     return argv
