@@ -125,12 +125,14 @@ class Launch:
         argv = superlink_argv(self.opts.host, self.port, simulation=self.opts.engine == "simulation", tls=self.tls,
                               node_auth=self.opts.node_auth)
         self.superlink = self.group.start("superlink", argv, env=self.env, cwd=self.work)
-        write_connection(self.flwr_home, CONNECTION, self.address, self.tls)
+        # the AP's own flwr CLI connects over loopback when the SuperLink listens on every address
+        local = "127.0.0.1" if self.opts.host in ("0.0.0.0", "::") else self.opts.host
+        write_connection(self.flwr_home, CONNECTION, f"{local}:{self.port}", self.tls)
 
         def ready() -> bool:
             if not self.superlink.alive():
                 raise LaunchError(f"SuperLink exited with code {self.superlink.popen.returncode}:\n{self.superlink.tail()}")
-            return superlink_ready(self.opts.host, self.port, self.tls)
+            return superlink_ready(local, self.port, self.tls)
 
         wait_for(ready, timeout, 0.2, "SuperLink ready")
 
