@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from pydantic import ValidationError
 
+from protocol.atomic import write_bytes_atomic
 from protocol.config import METHODS, ConfigError, RunConfig, format_validation_error, load_config_file
 
 __all__ = ["main", "build_parser", "config_from_args"]
@@ -106,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--methods", type=_names, default=METHODS, help="methods, comma-separated (default all)")
     p_cmp.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder (default runs/compare)")
 
+    p_sweep = sub.add_parser("sweep", help="a named, resumable experiment: tidy CSV, PNG figures, summary")
+    p_sweep.add_argument("name", help="compression, snr, pilots, users or csi")
+    add_run_options(p_sweep)
+    p_sweep.add_argument("--quick", action="store_true", help="small preset (minutes on 2 cores)")
+    p_sweep.add_argument("--seeds", type=lambda t: tuple(int(v) for v in t.split(",") if v.strip()),
+                         help="comma-separated seeds (default: the paper's 27,42,100,123,144,200; quick: 42)")
+    p_sweep.add_argument("--workers", type=int, default=1, help="points run in parallel processes (default 1)")
+    p_sweep.add_argument("--out", type=Path, help="folder (default runs/sweep-NAME); re-running resumes it")
+
     p_launch = sub.add_parser("launch", help="AP and N users as separate Flower processes on 127.0.0.1")
     add_run_options(p_launch)
     _add_ap_options(p_launch, default_out="runs/launch")
@@ -195,6 +205,49 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print(table)
     print(f"written: {args.out / 'compare.csv'}, {args.out / 'compare.md'}, {args.out / 'accuracy.png'}")
     return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from scenarios.sweep_plots import plot_sweep, summary_markdown
+    from scenarios.sweep_runner import TIMING_COLUMNS, point_rows, run_points, timing_rows, write_tidy_csv
+    from scenarios.sweeps import PAPER_SEEDS, SWEEPS, make_points
+
+    base = config_from_args(args)
+    seeds = args.seeds if args.seeds is not None else ((42,) if args.quick else PAPER_SEEDS)
+    if args.workers < 1:
+        raise ConfigError("field 'workers': must be at least 1")
+    points = make_points(args.name, args.quick, seeds, base)  # validates every point before any work
+    out = args.out or Path(f"runs/sweep-{args.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    _prepare_sweep_latents(base, points)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(f"sweep {args.name}", total=len(points))
+        ran = run_points(points, base, out, args.workers, on_done=lambda pt, _: progress.advance(task))
+    rows = point_rows(points, out)
+    write_tidy_csv(rows, out / "results.csv")
+    write_tidy_csv(timing_rows(points, out), out / "timing.csv", TIMING_COLUMNS)
+    sw = SWEEPS[args.name]
+    for metric in ("accuracy", "mse"):
+        plot_sweep(rows, out / f"{args.name}_{metric}.png", metric, f"{sw.description} (seeds {', '.join(map(str, seeds))})")
+    md = f"# sweep {args.name}{' (quick)' if args.quick else ''}\n\n{sw.description}; seeds {list(seeds)}; " \
+         f"mean over users, ± 95 % CI over seeds.\n\n## accuracy\n\n{summary_markdown(rows)}\n\n" \
+         f"## MSE\n\n{summary_markdown(rows, 'mse')}\n"
+    write_bytes_atomic(out / "summary.md", md.encode())
+    print(md)
+    print(f"{ran} point(s) run, {len(points) - ran} already stored; results in {out}")
+    return 0
+
+
+def _prepare_sweep_latents(base: RunConfig, points) -> None:
+    """Build missing zoo encoders once, here, before worker processes start."""
+    from scenarios.sources import load_run_latents
+
+    need = max(pt.overrides.get("users", base.users) for pt in points)
+    load_run_latents(base.model_copy(update={"users": need}))
 
 
 def _add_ap_options(p: argparse.ArgumentParser, default_out: str) -> None:
@@ -321,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "encoders":
             return _cmd_encoders(args)
-        commands = {"compare": _cmd_compare, "launch": _cmd_launch, "ap": _cmd_ap, "user": _cmd_user, "certs": _cmd_certs}
+        commands = {"sweep": _cmd_sweep, "compare": _cmd_compare, "launch": _cmd_launch, "ap": _cmd_ap, "user": _cmd_user, "certs": _cmd_certs}
         if args.command in commands:
             return commands[args.command](args)
     except ConfigError as e:

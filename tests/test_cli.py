@@ -98,3 +98,61 @@ def test_compare_rejects_unknown_method(npz, tmp_path):
 def test_launch_refuses_a_baseline_method(npz):
     r = _semalign("launch", "--latents", str(npz[0]), "--method", "top-k", "--out", "/tmp/never")
     assert r.returncode == 2 and "field 'method'" in r.stderr and "Traceback" not in r.stderr
+
+
+def _sweep_args(path, out):
+    return ["sweep", "compression", "--quick", "--latents", str(path), "--pilots", "500", "--test-samples", "200",
+            "--iterations", "10", "--seeds", "1,2", "--out", str(out)]
+
+
+def test_quick_sweep_rows_rerun_and_plots(npz, tmp_path, capsys):
+    from scenarios.sweeps import SWEEPS
+
+    path, _ = npz
+    out = tmp_path / "sw"
+    assert main(_sweep_args(path, out)) == 0
+    rows = (out / "results.csv").read_text().splitlines()
+    g = SWEEPS["compression"].quick
+    expected = len(g["antennas"]) * len(g["channel_uses"]) * len(g["methods"]) * 2 * 4  # seeds × users
+    assert rows[0].startswith("sweep,panel,x_name,x,method,seed,user") and len(rows) == 1 + expected
+    for f in ("compression_accuracy.png", "compression_mse.png", "summary.md", "timing.csv"):
+        assert (out / f).stat().st_size > 0
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
+    capsys.readouterr()
+    assert main(_sweep_args(path, out)) == 0
+    assert "0 point(s) run" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()} == before
+    assert (out / "results.csv").read_text().splitlines() == rows
+
+
+def test_interrupted_sweep_resumes_to_the_same_csv(npz, tmp_path):
+    import os
+    import signal
+    import time
+
+    path, _ = npz
+    ref = tmp_path / "ref"
+    assert main(_sweep_args(path, ref)) == 0
+    out = tmp_path / "int"
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios", *_sweep_args(path, out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    end = time.monotonic() + 120
+    while time.monotonic() < end and len(list((out / "points").glob("*.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=60)
+    done = {p.name for p in (out / "points").glob("*.json")}
+    assert 3 <= len(done) < len(list((ref / "points").glob("*.json")))  # it really stopped midway
+    assert main(_sweep_args(path, out)) == 0
+    assert done <= {p.name for p in (out / "points").glob("*.json")}
+    assert (out / "results.csv").read_text() == (ref / "results.csv").read_text()
+
+
+@pytest.mark.parametrize("args, needle", [(["sweep", "nonsense", "--quick"], "field 'sweep'"),
+                                          (["sweep", "snr", "--quick", "--seeds", ""], "field 'seeds'"),
+                                          (["sweep", "snr", "--quick", "--workers", "0"], "field 'workers'"),
+                                          (["sweep", "snr", "--quick", "--power", "-1"], "field 'power'")])
+def test_invalid_sweep_fails_before_work(npz, tmp_path, args, needle):
+    r = _semalign(*args, "--latents", str(npz[0]), "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x" / "points").exists()

@@ -1,0 +1,85 @@
+"""Figures and summary tables of a sweep: mean over users, then mean over seeds with a 95 %
+confidence band (Student t), one line per method, one panel per figure."""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["aggregate", "plot_sweep", "summary_markdown"]
+
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def aggregate(rows: list[dict], metric: str = "accuracy") -> dict:
+    """``{panel: {method: [(x, mean, half-width of the 95 % CI, n seeds)]}}``."""
+    per_seed: dict = defaultdict(list)
+    for r in rows:
+        if r[metric] is not None:
+            per_seed[(r["panel"], r["method"], r["x"], r["seed"])].append(float(r[metric]))
+    cells: dict = defaultdict(list)
+    for (panel, method, x, _), vals in per_seed.items():
+        cells[(panel, method, x)].append(float(np.mean(vals)))
+    out: dict = defaultdict(lambda: defaultdict(list))
+    for (panel, method, x), vals in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        n = len(vals)
+        half = _T95.get(n - 1, 1.96) * float(np.std(vals, ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+        out[panel][method].append((x, float(np.mean(vals)), half, n))
+    return out
+
+
+def plot_sweep(rows: list[dict], path: Path, metric: str = "accuracy", title: str = "") -> Path:
+    """One PNG, a panel per ``panel`` value; the oracle as a dashed line where present."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    agg = aggregate(rows, metric)
+    oracle = aggregate(rows, "oracle_accuracy") if metric == "accuracy" else {}
+    panels = list(agg)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), dpi=150, squeeze=False)
+    x_name = rows[0]["x_name"] if rows else "x"
+    for ax, panel in zip(axes[0], panels):
+        for method, pts in agg[panel].items():
+            xs, ms, hs = (np.array(v) for v in list(zip(*pts))[:3])
+            ax.plot(xs, ms, marker="o", ms=3, label=method)
+            ax.fill_between(xs, ms - hs, ms + hs, alpha=0.2)
+        if panel in oracle:
+            first = next(iter(oracle[panel].values()))
+            ax.plot([p[0] for p in first], [p[1] for p in first], "k--", lw=1, label="oracle")
+        ax.set_xlabel(x_name)
+        ax.set_ylabel({"accuracy": "mean task accuracy", "mse": "alignment MSE", "nmse": "NMSE"}.get(metric, metric))
+        if panel:
+            ax.set_title(panel, fontsize=9)
+        ax.grid(True, alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def summary_markdown(rows: list[dict], metric: str = "accuracy") -> str:
+    """Per panel: x rows, method columns, ``mean ± CI`` cells."""
+    agg = aggregate(rows, metric)
+    x_name = rows[0]["x_name"] if rows else "x"
+    parts = []
+    for panel, methods in agg.items():
+        names = list(methods)
+        xs = sorted({p[0] for pts in methods.values() for p in pts})
+        cell = {(m, p[0]): p for m, pts in methods.items() for p in pts}
+        lines = [f"**{panel}**" if panel else "", f"| {x_name} | " + " | ".join(names) + " |",
+                 "|" + "---|" * (len(names) + 1)]
+        for x in xs:
+            vals = [f"{cell[(m, x)][1]:.3f} ± {cell[(m, x)][2]:.3f}" if (m, x) in cell else "–" for m in names]
+            lines.append(f"| {x:g} | " + " | ".join(vals) + " |")
+        parts.append("\n".join(line for line in lines if line))
+    return "\n\n".join(parts)
