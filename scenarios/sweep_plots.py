@@ -57,7 +57,9 @@ def plot_sweep(rows: list[dict], path: Path, metric: str = "accuracy", title: st
         ax.grid(True, alpha=0.3)
     axes[0][-1].legend(fontsize=7)
     if title:
-        fig.suptitle(title, fontsize=9)
+        import textwrap
+
+        fig.suptitle(textwrap.fill(title, width=int(60 * len(panels))), fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.png")
