@@ -13,12 +13,23 @@ __all__ = ["aggregate", "plot_sweep", "summary_markdown"]
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
+def _x(row: dict) -> float:
+    """The plotted abscissa: ζ for the compression sweep (as in the paper), else the swept value."""
+    return float(row["compression"]) if row["sweep"] == "compression" else float(row["x"])
+
+
+def _x_name(rows: list[dict]) -> str:
+    if not rows:
+        return "x"
+    return "compression factor ζ = N_T·c / m" if rows[0]["sweep"] == "compression" else rows[0]["x_name"]
+
+
 def aggregate(rows: list[dict], metric: str = "accuracy") -> dict:
     """``{panel: {method: [(x, mean, half-width of the 95 % CI, n seeds)]}}``."""
     per_seed: dict = defaultdict(list)
     for r in rows:
         if r[metric] is not None:
-            per_seed[(r["panel"], r["method"], r["x"], r["seed"])].append(float(r[metric]))
+            per_seed[(r["panel"], r["method"], _x(r), r["seed"])].append(float(r[metric]))
     cells: dict = defaultdict(list)
     for (panel, method, x, _), vals in per_seed.items():
         cells[(panel, method, x)].append(float(np.mean(vals)))
@@ -41,7 +52,7 @@ def plot_sweep(rows: list[dict], path: Path, metric: str = "accuracy", title: st
     oracle = aggregate(rows, "oracle_accuracy") if metric == "accuracy" else {}
     panels = list(agg)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), dpi=150, squeeze=False)
-    x_name = rows[0]["x_name"] if rows else "x"
+    x_name = _x_name(rows)
     for ax, panel in zip(axes[0], panels):
         for method, pts in agg[panel].items():
             xs, ms, hs = (np.array(v) for v in list(zip(*pts))[:3])
@@ -72,7 +83,7 @@ def plot_sweep(rows: list[dict], path: Path, metric: str = "accuracy", title: st
 def summary_markdown(rows: list[dict], metric: str = "accuracy") -> str:
     """Per panel: x rows, method columns, ``mean ± CI`` cells."""
     agg = aggregate(rows, metric)
-    x_name = rows[0]["x_name"] if rows else "x"
+    x_name = _x_name(rows)
     parts = []
     for panel, methods in agg.items():
         names = list(methods)

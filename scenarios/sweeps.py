@@ -59,7 +59,7 @@ def _panels_antennas(spec: dict) -> list[tuple[str, dict]]:
 
 SWEEPS: dict[str, Sweep] = {
     s.name: s for s in [
-        Sweep("compression", "channel uses c", "accuracy vs channel uses c (ζ = N_T·c/m in the CSV), one panel per antenna setting",
+        Sweep("compression", "channel uses c", "accuracy vs compression factor ζ, one panel per antenna setting",
               full={"antennas": (1, 2, 4), "channel_uses": (1, 2, 4, 6, 8, 10, 20), "users": 10, "methods": ALL},
               quick={"antennas": (2,), "channel_uses": (1, 2, 4), "users": 4, "methods": ALL,
                      "base": {"pilots": 1000, "iterations": 30}}),
