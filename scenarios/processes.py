@@ -90,12 +90,17 @@ class ProcessGroup:
             pass
 
     def kill(self, proc: Proc) -> None:
-        """SIGKILL the group of ``proc`` at once (fault injection)."""
+        """SIGKILL ``proc``, its group and every descendant at once (fault injection)."""
+        tree = _descendants({proc.pid})
         _signal_group(proc.pid, signal.SIGKILL)
+        _kill_all(tree)
         proc.popen.wait(timeout=10)
 
     def stop_all(self, grace: float = 5.0) -> None:
-        """Stop every process started here, newest first (users before the AP)."""
+        """Stop every process started here and its descendants, newest first (users before
+        the AP). Descendants are collected first: Flower starts some of them (SuperExec, the
+        ServerApp) in sessions of their own, and they would be re-parented once ours exit."""
+        tree = _descendants({proc.pid for proc in self.procs})
         for proc in reversed(self.procs):
             _signal_group(proc.pid, signal.SIGTERM)
         end = time.monotonic() + grace
@@ -108,12 +113,82 @@ class ProcessGroup:
             _signal_group(proc.pid, signal.SIGKILL)
             if proc.popen.poll() is None:
                 proc.popen.wait(timeout=10)
+        # a member forked while the group was being stopped (e.g. a ServerApp process started by
+        # the SuperLink) can outlive the first signal: kill what is left of our groups, bounded.
+        groups = {proc.pid for proc in self.procs}
+        end = time.monotonic() + 5.0
+        while time.monotonic() < end:
+            left = set(_members(groups)) | {pid for pid in tree if _alive(pid)}
+            if not left:
+                break
+            _kill_all(left)
+            time.sleep(0.1)
 
     def __enter__(self) -> "ProcessGroup":
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop_all()
+
+
+def _proc_stat() -> dict[int, tuple[str, int, int]]:
+    """``{pid: (state, ppid, pgrp)}`` of every process (Linux /proc)."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        f = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        if len(f) > 2:
+            out[int(entry.name)] = (f[0], int(f[1]), int(f[2]))
+    return out
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    """Every live descendant of ``roots`` (children, grandchildren, …), by parent PID."""
+    stat = _proc_stat()
+    children: dict[int, list[int]] = {}
+    for pid, (_, ppid, _) in stat.items():
+        children.setdefault(ppid, []).append(pid)
+    out, stack = set(), list(roots)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in out:
+                out.add(child)
+                stack.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    st = _proc_stat().get(pid)
+    return st is not None and st[0] != "Z"
+
+
+def _kill_all(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _members(groups: set[int]) -> list[int]:
+    """PIDs of live (non-zombie) processes whose process group is one of ``groups`` (Linux /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) in groups:
+            out.append(int(entry.name))
+    return out
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -207,3 +207,32 @@ def test_launch_command_simulation_engine(tmp_path, latents):
     assert res["completed_users"] == [0, 1, 2] and res["launch"]["engine"] == "simulation"
     cfg = RunConfig(**BASE, latents=latents, protocol="paper", csi=False)
     assert _rel(_state(out)["Z"], _engine_transmit(cfg)) <= 1e-5
+
+
+def test_launch_leaves_no_process_behind(tmp_path, latents):
+    """After a launch (also one whose AP was SIGKILLed), no process of its groups is alive."""
+    from scenarios.processes import _alive, _descendants, _members
+
+    cfg = RunConfig(**{**BASE, "iterations": 2}, latents=latents)
+    with Launch(cfg, LaunchOptions(out_dir=tmp_path / "x", run_timeout=300)) as run:
+        run.start_ap()
+        for k in range(cfg.users):
+            run.start_user(k)
+        proc = run.submit()
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not (tmp_path / "x" / "ap_state.npz").exists():
+            time.sleep(0.1)
+        tree = _descendants({p.pid for p in run.group.procs})
+        assert any("serverapp" in _cmdline(pid) for pid in tree)  # the ServerApp is among them
+        run.group.kill(run.superlink)
+        groups = {p.pid for p in run.group.procs}
+    time.sleep(1.0)
+    assert _members(groups) == [] and not [pid for pid in tree if _alive(pid)]
+    assert proc.popen.poll() is not None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
