@@ -194,7 +194,7 @@ def inprocess_rounds(cfg_flat: dict, repeats: int = 3) -> list[float]:
     from ap_server.coordinator import Coordinator
     from protocol.runtime_config import split_run_config
     from scenarios.latents import load_npz_latents
-    from scenarios.loopback import make_devices
+    from scenarios.loopback import exchange_round, handshake, make_devices
 
     cfg, _ = split_run_config({k: v for k, v in cfg_flat.items() if k != "out-dir"})
     torch.set_num_threads(max(1, cfg.threads))
@@ -203,21 +203,10 @@ def inprocess_rounds(cfg_flat: dict, repeats: int = 3) -> list[float]:
     for _ in range(repeats):
         coord = Coordinator(cfg, data.ap_train, data.ap_test, data.ap_name)
         devices = make_devices(cfg, data)
-        for d in devices:
-            coord.accept_join(d.join_request().model_dump())
-        params = coord.params()
-        for d in devices:
-            d.configure(params)
-            if cfg.protocol == "compact":
-                d.receive_pilots(coord.pilot_broadcast(d.user_id))
+        handshake(coord, devices)
         while not coord.converged():
             t = time.perf_counter()
-            replies = {}
-            for d in devices:
-                r = coord.accept_reply(d.user_id, d.round(coord.round_request(d.user_id)).model_dump())
-                if r is not None:
-                    replies[d.user_id] = r
-            coord.step(replies)
+            coord.step(exchange_round(coord, devices))
             times.append(time.perf_counter() - t)
     return times
 

@@ -2,14 +2,13 @@
 channel uses c — the federated-vs-baselines table of DESIGN.md §5, as CSV, Markdown and PNG."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Callable, Sequence
 
-from protocol.atomic import write_bytes_atomic
 from protocol.config import METHODS, RunConfig
 from scenarios.engine import run
 from scenarios.latents import LatentData
+from scenarios.sweep_runner import write_tidy_csv
 
 __all__ = ["compare", "markdown_table", "write_csv", "plot_accuracy"]
 
@@ -33,14 +32,7 @@ def compare(cfg: RunConfig, data: LatentData, channel_uses: Sequence[int], metho
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS)
-    w.writeheader()
-    w.writerows(rows)
-    write_bytes_atomic(path, buf.getvalue().encode())
-    return path
+    return write_tidy_csv(rows, path, COLUMNS)
 
 
 def markdown_table(rows: list[dict], key: str = "accuracy") -> str:

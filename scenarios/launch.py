@@ -211,17 +211,10 @@ class Launch:
     def _stream(self, run: Proc, pos: int) -> int:
         if self.opts.stream is None:
             return pos
-        try:
-            with open(run.log, "rb") as fh:
-                fh.seek(pos)
-                chunk = fh.read()
-        except OSError:
-            return pos
-        text = chunk.decode(errors="replace")
-        cut = text.rfind("\n") + 1
-        for line in text[:cut].splitlines():
+        lines, pos = _new_lines(run.log, pos)
+        for line in lines:
             self.opts.stream(line)
-        return pos + len(text[:cut].encode())
+        return pos
 
     def __enter__(self) -> "Launch":
         return self
@@ -287,15 +280,21 @@ def serve_user(node: dict, ap: str, *, port: int = 0, root_certificates: Path | 
         return int(node_proc.popen.returncode or 0)
 
 
-def _follow(path: Path, pos: int) -> int:
-    """Echo new lines of a log file to stderr; returns the new offset."""
+def _new_lines(path: Path, pos: int) -> tuple[list[str], int]:
+    """Complete lines written to ``path`` after byte offset ``pos``, and the new offset."""
     try:
         with open(path, "rb") as fh:
             fh.seek(pos)
             chunk = fh.read()
     except OSError:
-        return pos
-    if chunk:
-        sys.stderr.write(chunk.decode(errors="replace"))
-        sys.stderr.flush()
-    return pos + len(chunk)
+        return [], pos
+    cut = chunk.rfind(b"\n") + 1
+    return chunk[:cut].decode(errors="replace").splitlines(), pos + cut
+
+
+def _follow(path: Path, pos: int) -> int:
+    """Echo new lines of a log file to stderr; returns the new offset."""
+    lines, pos = _new_lines(path, pos)
+    for line in lines:
+        print(line, file=sys.stderr, flush=True)
+    return pos

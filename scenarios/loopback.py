@@ -12,7 +12,7 @@ from protocol.config import RunConfig
 from scenarios.latents import LatentData
 from user_client.device import PrivateData, UserDevice
 
-__all__ = ["make_devices", "run_loopback"]
+__all__ = ["make_devices", "handshake", "exchange_round", "run_loopback"]
 
 # a hook that may replace (or drop, by returning None) the reply dict of a user in a round
 Tamper = Callable[[int, int, dict], dict | None]
@@ -27,29 +27,39 @@ def make_devices(cfg: RunConfig, data: LatentData) -> list[UserDevice]:
     ]
 
 
-def run_loopback(cfg: RunConfig, data: LatentData, tamper: Tamper | None = None) -> tuple[dict, Coordinator]:
-    """Handshake, rounds until convergence, evaluation; returns (results, coordinator)."""
-    coord = Coordinator(cfg, data.ap_train, data.ap_test, data.ap_name)
-    devices = make_devices(cfg, data)
+def handshake(coord: Coordinator, devices: list[UserDevice]) -> None:
+    """Join requests, run parameters and (compact mode) the AP's pilots, DESIGN.md §4 step 1."""
     for d in devices:
         coord.accept_join(d.join_request().model_dump())
     params = coord.params()
     for d in devices:
         d.configure(params)
-        if cfg.protocol == "compact":
+        if coord.cfg.protocol == "compact":
             d.receive_pilots(coord.pilot_broadcast(d.user_id))
+
+
+def exchange_round(coord: Coordinator, devices: list[UserDevice], tamper: Tamper | None = None) -> dict:
+    """One round's requests and the validated replies ``{user id: RoundReply}`` (before ``step``)."""
+    replies = {}
+    for d in devices:
+        data_ = d.round(coord.round_request(d.user_id)).model_dump()
+        if tamper is not None:
+            data_ = tamper(coord.round, d.user_id, data_)
+            if data_ is None:
+                continue
+        reply = coord.accept_reply(d.user_id, data_)
+        if reply is not None:
+            replies[d.user_id] = reply
+    return replies
+
+
+def run_loopback(cfg: RunConfig, data: LatentData, tamper: Tamper | None = None) -> tuple[dict, Coordinator]:
+    """Handshake, rounds until convergence, evaluation; returns (results, coordinator)."""
+    coord = Coordinator(cfg, data.ap_train, data.ap_test, data.ap_name)
+    devices = make_devices(cfg, data)
+    handshake(coord, devices)
     while not coord.converged():
-        replies = {}
-        for d in devices:
-            data_ = d.round(coord.round_request(d.user_id)).model_dump()
-            if tamper is not None:
-                data_ = tamper(coord.round, d.user_id, data_)
-                if data_ is None:
-                    continue
-            reply = coord.accept_reply(d.user_id, data_)
-            if reply is not None:
-                replies[d.user_id] = reply
-        coord.step(replies)
+        coord.step(exchange_round(coord, devices, tamper))
     metrics = {}
     for d in devices:
         rep = coord.accept_metrics(d.user_id, d.evaluate(coord.evaluate_request(d.user_id)).model_dump())

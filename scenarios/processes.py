@@ -176,19 +176,8 @@ def _kill_all(pids) -> None:
 
 
 def _members(groups: set[int]) -> list[int]:
-    """PIDs of live (non-zombie) processes whose process group is one of ``groups`` (Linux /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) in groups:
-            out.append(int(entry.name))
-    return out
+    """PIDs of live (non-zombie) processes whose process group is one of ``groups``."""
+    return [pid for pid, (state, _, pgrp) in _proc_stat().items() if state != "Z" and pgrp in groups]
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -419,11 +419,17 @@ def run_patched_supernode(argv: list[str]) -> int:
             or not hasattr(sci, "_pull_and_store_message")):
         print(f"flwr {flwr.__version__}: start_client_internal.py no longer has the patched waits; "
               "running the stock flower-supernode (slower rounds)", file=sys.stderr)
-        from flwr.supernode.cli import flower_supernode
+    else:
+        _patch_supernode_waits(sci, a)
+    from flwr.supernode.cli import flower_supernode
 
-        sys.argv = ["flower-supernode", *rest]
-        flower_supernode()
-        return 0
+    sys.argv = ["flower-supernode", *rest]
+    flower_supernode()
+    return 0
+
+
+def _patch_supernode_waits(sci, a: argparse.Namespace) -> None:
+    """Shorten the SuperNode's hard-coded waits in module ``sci`` (see ``run_patched_supernode``)."""
     idle = AdaptivePoll(a.idle_min, a.idle_max, a.idle_growth)
     sci.time = _TimeProxy(time, idle, a.reply_poll)
     pull = sci._pull_and_store_message
@@ -440,11 +446,6 @@ def run_patched_supernode(argv: list[str]) -> int:
     # objects of a message listed by the SuperLink may still be uploading: retry after
     # a.idle_min instead of Flower's 1 s initial backoff (start_client_internal.py:415)
     sci.pull_objects = functools.partial(sci.pull_objects, initial_backoff=a.idle_min, backoff_cap=a.idle_max)
-    from flwr.supernode.cli import flower_supernode
-
-    sys.argv = ["flower-supernode", *rest]
-    flower_supernode()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
