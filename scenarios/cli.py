@@ -1,4 +1,5 @@
-"""The ``semalign`` command line: ``run``, ``launch``, ``ap``, ``user``, ``encoders build|list``."""
+"""The ``semalign`` command line: ``run``, ``compare``, ``sweep``, ``launch``, ``ap``, ``user``, ``certs``,
+``scenario NAME``, ``encoders build|list``."""
 from __future__ import annotations
 
 import argparse
@@ -160,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_certs.add_argument("--out", type=Path, required=True, help="folder for the files")
     p_certs.add_argument("--host", default="127.0.0.1", help="AP address the certificate is valid for")
     p_certs.add_argument("--users", type=int, default=0, help="also make node-auth key pairs for this many users")
+
+    from scenarios.special import add_scenario_parsers
+
+    add_scenario_parsers(sub)
 
     p_enc = sub.add_parser("encoders", help="the local encoder zoo")
     enc_sub = p_enc.add_subparsers(dest="action", required=True)
@@ -374,6 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "encoders":
             return _cmd_encoders(args)
+        if args.command == "scenario":
+            from scenarios.special import run_scenario
+
+            return run_scenario(args)
         commands = {"sweep": _cmd_sweep, "compare": _cmd_compare, "launch": _cmd_launch, "ap": _cmd_ap, "user": _cmd_user, "certs": _cmd_certs}
         if args.command in commands:
             return commands[args.command](args)
