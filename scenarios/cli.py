@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder (default runs/compare)")
 
     p_sweep = sub.add_parser("sweep", help="a named, resumable experiment: tidy CSV, PNG figures, summary")
-    p_sweep.add_argument("name", help="compression, snr, pilots, users or csi")
+    p_sweep.add_argument("name", help="compression, similarity, snr, pilots, users or csi")
     add_run_options(p_sweep)
     p_sweep.add_argument("--quick", action="store_true", help="small preset (minutes on 2 cores)")
     p_sweep.add_argument("--seeds", type=lambda t: tuple(int(v) for v in t.split(",") if v.strip()),
@@ -223,10 +223,21 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds is not None else ((42,) if args.quick else PAPER_SEEDS)
     if args.workers < 1:
         raise ConfigError("field 'workers': must be at least 1")
-    points = make_points(args.name, args.quick, seeds, base)  # validates every point before any work
+    groups = None
+    if args.name == "similarity":
+        groups = _similarity_groups(base, args.quick)
+        points = make_points(args.name, args.quick, seeds, base, {"homogeneous": groups.homogeneous,
+                             "heterogeneous": groups.heterogeneous}, groups.train_size)
+    else:
+        points = make_points(args.name, args.quick, seeds, base)  # validates every point before any work
+        _prepare_sweep_latents(base, points)
     out = args.out or Path(f"runs/sweep-{args.name}")
     out.mkdir(parents=True, exist_ok=True)
-    _prepare_sweep_latents(base, points)
+    if groups is not None:
+        from scenarios.similarity_groups import plot_similarity, write_groups
+
+        write_groups(groups, out / "similarity.json")
+        plot_similarity(groups, out / "similarity_matrix.png")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, transient=False) as progress:
@@ -236,15 +247,30 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     write_tidy_csv(rows, out / "results.csv")
     write_tidy_csv(timing_rows(points, out), out / "timing.csv", TIMING_COLUMNS)
     sw = SWEEPS[args.name]
-    for metric in ("accuracy", "mse"):
+    for metric in ("accuracy", "mse") + (("nmse",) if args.name == "similarity" else ()):
         plot_sweep(rows, out / f"{args.name}_{metric}.png", metric, f"{sw.description} (seeds {', '.join(map(str, seeds))})")
     md = f"# sweep {args.name}{' (quick)' if args.quick else ''}\n\n{sw.description}; seeds {list(seeds)}; " \
-         f"mean over users, ± 95 % CI over seeds.\n\n## accuracy\n\n{summary_markdown(rows)}\n\n" \
-         f"## MSE\n\n{summary_markdown(rows, 'mse')}\n"
+         f"mean over users, ± 95 % CI over seeds.\n\n"
+    if groups is not None:
+        md += "## groups (linear CKA of the users' latent spaces; similarity_matrix.png)\n\n" + "\n".join(
+            f"- {g}: {', '.join(getattr(groups, g))} — mean pairwise CKA {groups.similarity(getattr(groups, g)):.3f}"
+            for g in ("homogeneous", "heterogeneous")) + "\n\n"
+    md += f"## accuracy\n\n{summary_markdown(rows)}\n\n## MSE\n\n{summary_markdown(rows, 'mse')}\n"
+    if args.name == "similarity":  # MSE depends on each encoder's scale; NMSE compares groups fairly
+        md += f"\n## NMSE\n\n{summary_markdown(rows, 'nmse')}\n"
     write_bytes_atomic(out / "summary.md", md.encode())
     print(md)
     print(f"{ran} point(s) run, {len(points) - ran} already stored; results in {out}")
     return 0
+
+
+def _similarity_groups(base: RunConfig, quick: bool):
+    """Measure the candidate users' CKA (building missing zoo encoders) and pick the groups."""
+    from scenarios.similarity_groups import measure_similarity
+    from scenarios.sweeps import similarity_plan
+
+    size, _ = similarity_plan(quick, base)
+    return measure_similarity(base, size)
 
 
 def _prepare_sweep_latents(base: RunConfig, points) -> None:

@@ -1,10 +1,12 @@
 """Where a run's latents come from: the local encoder zoo or a bring-your-own file."""
 from __future__ import annotations
 
+import dataclasses
+
 from protocol.config import ConfigError, RunConfig, user_encoder_names
 from scenarios.latents import Classifier, LatentData, UserLatents, check_latents, load_npz_latents
 
-__all__ = ["load_run_latents", "zoo_latents"]
+__all__ = ["load_run_latents", "zoo_latents", "candidate_users"]
 
 
 def zoo_latents(cfg: RunConfig) -> LatentData:
@@ -37,11 +39,35 @@ def _probe(train, labels) -> Classifier:
     return Classifier(p.weight, p.bias)
 
 
+def _select_users(data: LatentData, cfg: RunConfig) -> LatentData:
+    """The file's users named in ``cfg.user_encoders``, cycled to ``cfg.users`` (names may repeat)."""
+    by_name = {u.name: u for u in data.users}
+    for name in cfg.user_encoders:
+        if name not in by_name:
+            raise ConfigError(f"field 'user_encoders': no user {name!r} in {cfg.latents} (has: {', '.join(by_name)})")
+    users = [by_name[cfg.user_encoders[k % len(cfg.user_encoders)]] for k in range(cfg.users)]
+    return dataclasses.replace(data, users=users)
+
+
 def load_run_latents(cfg: RunConfig) -> LatentData:
-    """Bring-your-own latents when ``cfg.latents`` is set, else the zoo."""
+    """Bring-your-own latents when ``cfg.latents`` is set (``cfg.user_encoders`` then picks the
+    file's users by name), else the zoo."""
     if cfg.latents is not None:
         data = load_npz_latents(cfg.latents, train_probe=_probe)
+        if cfg.user_encoders:
+            return _select_users(data, cfg)
         if len(data.users) < cfg.users:
             raise ConfigError(f"field 'users': {cfg.users} requested but {cfg.latents} holds {len(data.users)} users")
         return data
     return zoo_latents(cfg)
+
+
+def candidate_users(cfg: RunConfig) -> LatentData:
+    """Every user latent space on offer, once each: the zoo's encoders but the AP's, or every
+    user of a ``--latents`` file."""
+    if cfg.latents is not None:
+        return load_npz_latents(cfg.latents, train_probe=_probe)
+    from zoo import list_encoders
+
+    pool = [n for n in list_encoders() if n != cfg.ap_encoder]
+    return zoo_latents(cfg.model_copy(update={"user_encoders": tuple(pool), "users": len(pool)}))

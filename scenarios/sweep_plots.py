@@ -13,28 +13,43 @@ __all__ = ["aggregate", "plot_sweep", "summary_markdown"]
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
+_AGAINST_ZETA = ("compression", "similarity")
+
+
 def _x(row: dict) -> float:
-    """The plotted abscissa: ζ for the compression sweep (as in the paper), else the swept value."""
-    return float(row["compression"]) if row["sweep"] == "compression" else float(row["x"])
+    """The plotted abscissa: ζ for the compression and similarity sweeps (as in the paper), else
+    the swept value."""
+    return float(row["compression"]) if row["sweep"] in _AGAINST_ZETA else float(row["x"])
 
 
 def _x_name(rows: list[dict]) -> str:
     if not rows:
         return "x"
-    return "compression factor ζ = N_T·c / m" if rows[0]["sweep"] == "compression" else rows[0]["x_name"]
+    return "compression factor ζ = N_T·c / m" if rows[0]["sweep"] in _AGAINST_ZETA else rows[0]["x_name"]
+
+
+def _line(row: dict) -> str:
+    """A figure line: the method, or the user group where the sweep compares groups."""
+    return row.get("group") or row["method"]
 
 
 def aggregate(rows: list[dict], metric: str = "accuracy") -> dict:
-    """``{panel: {method: [(x, mean, half-width of the 95 % CI, n seeds)]}}``."""
+    """``{panel: {line: [(x, mean, half-width of the 95 % CI, n seeds)]}}`` (a line is a method,
+    or a user group)."""
     per_seed: dict = defaultdict(list)
     for r in rows:
         if r[metric] is not None:
-            per_seed[(r["panel"], r["method"], _x(r), r["seed"])].append(float(r[metric]))
+            per_seed[(r["panel"], _line(r), _x(r), r["seed"])].append(float(r[metric]))
     cells: dict = defaultdict(list)
     for (panel, method, x, _), vals in per_seed.items():
         cells[(panel, method, x)].append(float(np.mean(vals)))
     out: dict = defaultdict(lambda: defaultdict(list))
-    for (panel, method, x), vals in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+    order = {}  # panels and lines in the order the rows (and so the sweep's points) give them
+    for r in rows:
+        order.setdefault(("p", r["panel"]), len(order))
+        order.setdefault(("l", _line(r)), len(order))
+    for (panel, method, x), vals in sorted(cells.items(),
+                                           key=lambda kv: (order[("p", kv[0][0])], order[("l", kv[0][1])], kv[0][2])):
         n = len(vals)
         half = _T95.get(n - 1, 1.96) * float(np.std(vals, ddof=1)) / math.sqrt(n) if n > 1 else 0.0
         out[panel][method].append((x, float(np.mean(vals)), half, n))
@@ -58,9 +73,12 @@ def plot_sweep(rows: list[dict], path: Path, metric: str = "accuracy", title: st
             xs, ms, hs = (np.array(v) for v in list(zip(*pts))[:3])
             ax.plot(xs, ms, marker="o", ms=3, label=method)
             ax.fill_between(xs, ms - hs, ms + hs, alpha=0.2)
-        if panel in oracle:
-            first = next(iter(oracle[panel].values()))
-            ax.plot([p[0] for p in first], [p[1] for p in first], "k--", lw=1, label="oracle")
+        grouped = any(r.get("group") for r in rows)
+        for i, (line, pts) in enumerate(oracle.get(panel, {}).items()):
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "--", color=f"C{i}" if grouped else "k", lw=1,
+                    label=f"oracle ({line})" if grouped else "oracle")
+            if not grouped:
+                break
         ax.set_xlabel(x_name)
         ax.set_ylabel({"accuracy": "mean task accuracy", "mse": "alignment MSE", "nmse": "NMSE"}.get(metric, metric))
         if panel:

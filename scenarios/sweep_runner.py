@@ -16,27 +16,34 @@ from scenarios.sweeps import Point, point_config
 
 __all__ = ["run_points", "point_rows", "timing_rows", "write_tidy_csv", "CSV_COLUMNS", "TIMING_COLUMNS"]
 
-CSV_COLUMNS = ("sweep", "panel", "x_name", "x", "method", "seed", "user", "encoder", "accuracy", "mse", "nmse",
-               "oracle_accuracy", "compression", "users", "iterations")
-TIMING_COLUMNS = ("sweep", "panel", "x", "method", "seed", "users", "iterations", "wall_time_s", "s_per_iteration")
+CSV_COLUMNS = ("sweep", "panel", "x_name", "x", "method", "group", "seed", "user", "encoder", "accuracy", "mse",
+               "nmse", "oracle_accuracy", "compression", "users", "iterations")
+TIMING_COLUMNS = ("sweep", "panel", "x", "method", "group", "seed", "users", "iterations", "wall_time_s", "s_per_iteration")
 
-_DATA = None  # latents of this process (loaded once per worker)
+_DATA: dict = {}  # latents of this process, per latent-selecting settings (loaded once per worker)
+_LATENT_FIELDS = ("latents", "ap_encoder", "user_encoders", "users", "cache_dir", "data_dir", "zoo_profile")
 
 
 def _init_worker(base: RunConfig, threads: int) -> None:
-    global _DATA
     import torch
 
+    torch.set_num_threads(max(1, threads))
+
+
+def _latents(cfg: RunConfig):
     from scenarios.sources import load_run_latents
 
-    torch.set_num_threads(max(1, threads))
-    _DATA = load_run_latents(base)
+    key = tuple(str(getattr(cfg, f)) for f in _LATENT_FIELDS)
+    if key not in _DATA:
+        _DATA[key] = load_run_latents(cfg)
+    return _DATA[key]
 
 
 def _run_one(base: RunConfig, point: Point) -> dict:
     from scenarios.engine import run
 
-    res = run(point_config(base, point.overrides), _DATA)
+    cfg = point_config(base, point.overrides)
+    res = run(cfg, _latents(cfg))
     return {"point": {"sweep": point.sweep, "panel": point.panel, "x_name": point.x_name, "x": point.x,
                       "method": point.method, "seed": point.seed, "overrides": point.overrides},
             "compression": res["compression"], "iterations": res["iterations"], "wall_time_s": res["wall_time_s"],
@@ -85,7 +92,7 @@ def point_rows(points: list[Point], out: Path) -> list[dict]:
         rec = json.loads(path.read_text())
         for u in rec["users"]:
             rows.append({"sweep": pt.sweep, "panel": pt.panel, "x_name": pt.x_name, "x": pt.x, "method": pt.method,
-                         "seed": pt.seed, "user": u["id"], "encoder": u["encoder"], "accuracy": u["accuracy"],
+                         "group": pt.group, "seed": pt.seed, "user": u["id"], "encoder": u["encoder"], "accuracy": u["accuracy"],
                          "mse": u["mse"], "nmse": u["nmse"], "oracle_accuracy": u["oracle_accuracy"],
                          "compression": rec["compression"], "users": len(rec["users"]),
                          "iterations": rec["iterations"]})
@@ -100,7 +107,8 @@ def timing_rows(points: list[Point], out: Path) -> list[dict]:
         if path.exists():
             rec = json.loads(path.read_text())
             its = max(1, rec["iterations"])
-            rows.append({"sweep": pt.sweep, "panel": pt.panel, "x": pt.x, "method": pt.method, "seed": pt.seed,
+            rows.append({"sweep": pt.sweep, "panel": pt.panel, "x": pt.x, "method": pt.method, "group": pt.group,
+                         "seed": pt.seed,
                          "users": len(rec["users"]), "iterations": rec["iterations"],
                          "wall_time_s": rec["wall_time_s"], "s_per_iteration": rec["wall_time_s"] / its})
     return rows

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from protocol.config import ConfigError, RunConfig, format_validation_error
 
-__all__ = ["Point", "Sweep", "SWEEPS", "PAPER_SEEDS", "make_points", "point_config"]
+__all__ = ["Point", "Sweep", "SWEEPS", "PAPER_SEEDS", "make_points", "point_config", "similarity_plan"]
 
 PAPER_SEEDS = (27, 42, 100, 123, 144, 200)
 ALL = ("federated", "multilink", "first-k", "top-k", "centralised")
@@ -32,6 +32,12 @@ class Point:
     method: str
     seed: int
     overrides: dict[str, Any] = field(hash=False)
+    group: str = ""  # a line of its own within a method (the similarity sweep's user groups)
+
+    @property
+    def label(self) -> str:
+        """The line this point belongs to in figures and tables."""
+        return self.group or self.method
 
     @property
     def key(self) -> str:
@@ -73,6 +79,13 @@ SWEEPS: dict[str, Sweep] = {
         Sweep("users", "users K", "accuracy and round cost vs number of users",
               full={"users": (1, 2, 5, 10, 20, 50, 100), "methods": ("federated",)},
               quick={"users": (1, 2, 4), "methods": ("federated",), "base": {"pilots": 1000, "iterations": 30}}),
+        Sweep("similarity", "channel uses c",
+              "network MSE and accuracy vs ζ for a homogeneous and a heterogeneous group of 4 users "
+              "(groups by linear CKA), one panel per pilot fraction",
+              full={"channel_uses": (1, 2, 4, 6, 8, 10, 20), "pilot_fractions": (0.025, 0.1, 0.5), "users": 4,
+                    "antennas": 4, "methods": ("federated",)},
+              quick={"channel_uses": (1, 4), "pilot_fractions": (0.0125, 0.05, 0.2), "users": 4, "antennas": 2,
+                     "methods": ("federated",), "base": {"iterations": 30}}),
         Sweep("csi", "CSI-error NMSE", "accuracy vs channel-estimate error (and no CSI at the AP)",
               full={"csi_nmse": (0.0, 0.01, 0.03, 0.1, 0.3), "users": 10, "methods": ("federated",), "no_csi": True},
               quick={"csi_nmse": (0.0, 0.1), "users": 4, "methods": ("federated",), "no_csi": True,
@@ -89,8 +102,18 @@ def point_config(base: RunConfig, overrides: dict) -> RunConfig:
         raise ConfigError(format_validation_error(e)) from None
 
 
-def make_points(name: str, quick: bool, seeds: tuple[int, ...], base: RunConfig) -> list[Point]:
-    """Every point of sweep ``name``; each one's config is validated here, before any work."""
+def similarity_plan(quick: bool, base: RunConfig) -> tuple[int, tuple[float, ...]]:
+    """Group size and pilot fractions of the similarity sweep (needed before its points)."""
+    g = SWEEPS["similarity"].grid(quick)
+    users = base.users if "users" in base.model_fields_set else g["users"]
+    return users, g["pilot_fractions"]
+
+
+def make_points(name: str, quick: bool, seeds: tuple[int, ...], base: RunConfig,
+                groups: dict[str, tuple[str, ...]] | None = None, train_size: int = 0) -> list[Point]:
+    """Every point of sweep ``name``; each one's config is validated here, before any work.
+    The similarity sweep needs its ``groups`` (name → user names) and the number of training
+    rows (``train_size``) its pilot fractions apply to."""
     if name not in SWEEPS:
         raise ConfigError(f"field 'sweep': unknown sweep {name!r} (known: {', '.join(SWEEPS)})")
     if not seeds:
@@ -102,7 +125,20 @@ def make_points(name: str, quick: bool, seeds: tuple[int, ...], base: RunConfig)
     if "users" in explicit and name != "users":
         g["users"] = base.users
     specs: list[tuple[str, float, dict]] = []  # (panel, x, overrides)
-    if name == "compression":
+    grouped: list[tuple[str, float, dict, str]] = []  # (panel, x, overrides, group)
+    if name == "similarity":
+        if not groups or train_size < 1:
+            raise ConfigError("similarity sweep: user groups and the training-set size are needed")
+        ant = {} if {"tx_antennas", "rx_antennas"} & explicit else {"tx_antennas": g["antennas"], "rx_antennas": g["antennas"]}
+        for frac in g["pilot_fractions"]:
+            n = max(1, int(round(frac * train_size)))
+            if "pilots" in explicit:
+                raise ConfigError("field 'pilots': the similarity sweep sets pilots from its pilot fractions")
+            for c in g["channel_uses"]:
+                for gname, members in groups.items():
+                    ov = {**ant, "channel_uses": c, "users": len(members), "pilots": n, "user_encoders": tuple(members)}
+                    grouped.append((f"{n} pilots ({frac:.1%} of train)", c, ov, gname))
+    elif name == "compression":
         for panel, ant in _panels_antennas(g):
             specs += [(panel, c, {**ant, "channel_uses": c, "users": g["users"]}) for c in g["channel_uses"]]
     elif name == "users":
@@ -116,10 +152,10 @@ def make_points(name: str, quick: bool, seeds: tuple[int, ...], base: RunConfig)
         field_name = {"snr": "snr_db", "pilots": "pilots"}[name]
         specs = [("", v, {field_name: v, "users": g["users"]}) for v in g[field_name]]
     points = []
-    for panel, x, ov in specs:
+    for panel, x, ov, group in [(*spec, "") for spec in specs] + grouped:
         for method in g["methods"]:
             for seed in seeds:
                 overrides = {**common, **ov, "method": method, "seed": seed}
                 point_config(base, overrides)  # raises ConfigError naming the field
-                points.append(Point(name, panel, sw.x_name, float(x), method, seed, overrides))
+                points.append(Point(name, panel, sw.x_name, float(x), method, seed, overrides, group))
     return points

@@ -114,7 +114,7 @@ def test_quick_sweep_rows_rerun_and_plots(npz, tmp_path, capsys):
     rows = (out / "results.csv").read_text().splitlines()
     g = SWEEPS["compression"].quick
     expected = len(g["antennas"]) * len(g["channel_uses"]) * len(g["methods"]) * 2 * 4  # seeds × users
-    assert rows[0].startswith("sweep,panel,x_name,x,method,seed,user") and len(rows) == 1 + expected
+    assert rows[0].startswith("sweep,panel,x_name,x,method,group,seed,user") and len(rows) == 1 + expected
     for f in ("compression_accuracy.png", "compression_mse.png", "summary.md", "timing.csv"):
         assert (out / f).stat().st_size > 0
     before = {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
@@ -148,7 +148,48 @@ def test_interrupted_sweep_resumes_to_the_same_csv(npz, tmp_path):
     assert (out / "results.csv").read_text() == (ref / "results.csv").read_text()
 
 
+def test_pick_groups_maximises_and_minimises_mean_pairwise_similarity():
+    import itertools
+
+    from scenarios.similarity_groups import group_similarity, pick_groups
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 1, (5, 5))
+    m = (a + a.T) / 2
+    np.fill_diagonal(m, 1.0)
+    names = tuple("abcde")
+    homo, hetero = pick_groups(names, m, size=3, max_copies=1)
+    scores = {g: group_similarity(names, m, g) for g in itertools.combinations(names, 3)}
+    assert group_similarity(names, m, homo) == max(scores.values())
+    assert group_similarity(names, m, hetero) == min(scores.values())
+    assert len(set(homo)) == 3 and len(set(hetero)) == 3  # max_copies=1: distinct users
+    assert group_similarity(names, m, ("a", "a")) == 1.0  # two devices of one encoder
+
+
+def test_similarity_sweep_groups_by_cka(npz, tmp_path):
+    import csv
+
+    path, _ = npz
+    out = tmp_path / "sim"
+    args = ["sweep", "similarity", "--quick", "--latents", str(path), "--test-samples", "200", "--iterations", "8",
+            "--users", "3", "--out", str(out)]
+    assert main(args) == 0
+    groups = json.loads((out / "similarity.json").read_text())
+    assert groups["names"] == ["user0", "user1", "user2", "user3"] and len(groups["cka"]) == 4
+    homo, hetero = (groups["groups"][g] for g in ("homogeneous", "heterogeneous"))
+    assert len(homo["users"]) == len(hetero["users"]) == 3
+    assert homo["mean_pairwise_cka"] > hetero["mean_pairwise_cka"]
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert {r["group"] for r in rows} == {"homogeneous", "heterogeneous"}
+    assert len({r["panel"] for r in rows}) == 3  # three pilot fractions
+    for g, members in (("homogeneous", homo["users"]), ("heterogeneous", hetero["users"])):
+        assert sorted({r["encoder"] for r in rows if r["group"] == g}) == sorted(set(members))
+    for f in ("similarity_matrix.png", "similarity_nmse.png", "similarity_accuracy.png", "summary.md"):
+        assert (out / f).stat().st_size > 0
+
+
 @pytest.mark.parametrize("args, needle", [(["sweep", "nonsense", "--quick"], "field 'sweep'"),
+                                          (["sweep", "similarity", "--quick", "--pilots", "100"], "field 'pilots'"),
                                           (["sweep", "snr", "--quick", "--seeds", ""], "field 'seeds'"),
                                           (["sweep", "snr", "--quick", "--workers", "0"], "field 'workers'"),
                                           (["sweep", "snr", "--quick", "--power", "-1"], "field 'power'")])
