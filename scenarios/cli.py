@@ -212,7 +212,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+class SweepError(RuntimeError):
+    """A sweep stopped early; its finished points are stored."""
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from concurrent.futures.process import BrokenProcessPool
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from scenarios.sweep_plots import plot_sweep, summary_markdown
@@ -242,7 +248,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(f"sweep {args.name}", total=len(points))
-        ran = run_points(points, base, out, args.workers, on_done=lambda pt, _: progress.advance(task))
+        try:
+            ran = run_points(points, base, out, args.workers, on_done=lambda pt, _: progress.advance(task))
+        except BrokenProcessPool:
+            stored = len(list((out / "points").glob("*.json")))
+            raise SweepError(f"a sweep worker process died (killed, e.g. out of memory); the {stored} finished "
+                             f"point(s) in {out / 'points'} are kept — run the same command again to resume") from None
     rows = point_rows(points, out)
     write_tidy_csv(rows, out / "results.csv")
     write_tidy_csv(timing_rows(points, out), out / "timing.csv", TIMING_COLUMNS)
@@ -415,6 +426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"semalign: error: {e}", file=sys.stderr)
         return 2
+    except SweepError as e:
+        print(f"semalign: error: {e}", file=sys.stderr)
+        return 1
     except _launch_errors() as e:
         print(f"semalign: error: {e}", file=sys.stderr)
         return 1

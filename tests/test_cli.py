@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,3 +198,26 @@ def test_invalid_sweep_fails_before_work(npz, tmp_path, args, needle):
     r = _semalign(*args, "--latents", str(npz[0]), "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x" / "points").exists()
+
+
+def test_killed_sweep_worker_gives_one_line_error_and_keeps_points(npz, tmp_path):
+    import os
+    import signal
+    import time
+
+    path, _ = npz
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios", *_sweep_args(path, out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    end = time.monotonic() + 120
+    while time.monotonic() < end and not list((out / "points").glob("*.json")):
+        time.sleep(0.05)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    workers = [int(c) for c in children if "python" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="ignore")]
+    assert workers, "the sweep runs its points in a worker process"
+    os.kill(workers[0], signal.SIGKILL)  # as the OOM killer would
+    _, err = proc.communicate(timeout=60)
+    stored = list((out / "points").glob("*.json"))
+    assert proc.returncode == 1 and "worker process died" in err and "Traceback" not in err, err
+    assert stored and all(json.loads(p.read_text())["users"] for p in stored)  # whole, readable points
+    assert main(_sweep_args(path, out)) == 0  # and the same command resumes
