@@ -40,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="local diffusers Stable Diffusion folder for the cloud (real-model G-KA)")
     p.add_argument("--edge-model", dest="edge_model", type=Path,
                    help="local diffusers Stable Diffusion folder for the edge (real-model G-KA)")
+    p.add_argument("--real-resolution", dest="real_resolution", type=int, default=256,
+                   help="image size generated on the real-model path (default 256)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
 
@@ -77,7 +79,11 @@ def main(args: argparse.Namespace) -> int:
                 return 2
         from scenarios.distillation.real_models import run_real_gka
 
-        result = run_real_gka(cfg, args.cloud_model, args.edge_model, args.out, progress=args.progress)
+        if args.real_resolution < 8 or args.real_resolution % 8:
+            print("semalign scenario distillation: --real-resolution must be a positive multiple of 8", file=sys.stderr)
+            return 2
+        result = run_real_gka(cfg, args.cloud_model, args.edge_model, args.out, progress=args.progress,
+                              resolution=args.real_resolution, feature_encoder=args.feature_encoder)
         print(json.dumps(result, indent=2))
         return 0
     from scenarios.distillation.metrics import load_feature_space

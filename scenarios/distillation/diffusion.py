@@ -47,16 +47,31 @@ class LatentDiffusion(nn.Module):
             block_out_channels=tuple(channels), down_block_types=down, up_block_types=up,
             cross_attention_dim=embed_dim, attention_head_dim=8, norm_num_groups=8,
             use_linear_projection=True, mid_block_type="UNetMidBlock2DCrossAttn",
+            class_embed_type="projection", projection_class_embeddings_input_dim=embed_dim,
         )
         self.latent_channels = latent_channels
+        self.latent_size = 8
+
+    @property
+    def cond_dim(self) -> int:
+        """Width of one prompt token (= the metaword's size)."""
+        return self.prompt.token.embedding_dim
+
+    def scheduler(self):
+        """The training noise schedule (shared by cloud and edge)."""
+        return make_scheduler()
 
     def condition(self, tokens: torch.Tensor, metaword: torch.Tensor | None = None) -> torch.Tensor:
         """Prompt tokens ``[B, 3]`` (+ optional metaword) -> ``encoder_hidden_states``."""
         return self.prompt(tokens, metaword)
 
     def eps(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """ε̂(x_t, t, c): ``x [B, C, 8, 8]``, ``t [B]`` int, ``cond [B, L, D]``."""
-        return self.unet(x, t, encoder_hidden_states=cond).sample
+        """ε̂(x_t, t, c): ``x [B, C, 8, 8]``, ``t [B]`` int, ``cond [B, L, D]``.
+
+        The prompt enters twice: cross-attention over the sequence, and its mean (pooled
+        prompt, as SDXL's added conditioning) projected into the time embedding.
+        """
+        return self.unet(x, t, encoder_hidden_states=cond, class_labels=cond.mean(1)).sample
 
 
 def null_like(tokens: torch.Tensor) -> torch.Tensor:
@@ -64,10 +79,10 @@ def null_like(tokens: torch.Tensor) -> torch.Tensor:
 
 
 def train_diffusion(name: str, model: LatentDiffusion, latents: torch.Tensor, tokens: torch.Tensor, steps: int,
-                    batch: int, path: Path, generator: torch.Generator, progress: bool = True) -> list[float]:
+                    batch: int, path: Path, generator: torch.Generator, progress: bool = True, lr: float = 1e-3) -> list[float]:
     """Train ``model`` on standardised ``latents [N, C, 8, 8]`` with prompt ``tokens [N, 3]`` (resumable)."""
     sched = make_scheduler()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
 
     def step(_: int, g: torch.Generator) -> torch.Tensor:
         i = torch.randint(0, len(latents), (batch,), generator=g)
@@ -82,12 +97,12 @@ def train_diffusion(name: str, model: LatentDiffusion, latents: torch.Tensor, to
 
 
 @torch.no_grad()
-def sample(model: LatentDiffusion, tokens: torch.Tensor, noise: torch.Tensor, steps: int, guidance: float,
+def sample(model, tokens: torch.Tensor, noise: torch.Tensor, steps: int, guidance: float,
            metaword: torch.Tensor | None = None, batch: int = 256) -> torch.Tensor:
     """DDIM samples ``x_0`` ``[N, C, 8, 8]`` from ``noise`` for prompt ``tokens`` (guidance ``w``)."""
     from diffusers import DDIMScheduler
 
-    ddim = DDIMScheduler.from_config(make_scheduler().config)
+    ddim = DDIMScheduler.from_config(model.scheduler().config)
     ddim.set_timesteps(steps)
     out = []
     for s in range(0, len(tokens), batch):

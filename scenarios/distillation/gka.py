@@ -73,7 +73,7 @@ def run_gka(cfg: DistillConfig, train: PromptedImages, test: PromptedImages, spa
     g = make_generator(seed, "distill-prompts")
     idx = torch.randint(0, len(train.tokens), (cfg.distill_prompts,), generator=g)
     d_tokens = train.tokens[idx]
-    d_noise = torch.randn(cfg.distill_prompts, cfg.latent_channels, 8, 8, generator=g)
+    d_noise = torch.randn(cfg.distill_prompts, cfg.latent_channels, cloud.latent_size, cloud.latent_size, generator=g)
     x0 = _cached_samples(ckpt / "cloud_samples.pt",
                          lambda: sample(cloud, d_tokens, d_noise, cfg.sample_steps, cfg.guidance))
 
@@ -93,7 +93,7 @@ def run_gka(cfg: DistillConfig, train: PromptedImages, test: PromptedImages, spa
     # evaluation: test-split prompts, one fixed noise per prompt shared by every model
     g = make_generator(seed, "eval-noise")
     e_tokens = test.tokens[: cfg.eval_prompts]
-    e_noise = torch.randn(len(e_tokens), cfg.latent_channels, 8, 8, generator=g)
+    e_noise = torch.randn(len(e_tokens), cfg.latent_channels, cloud.latent_size, cloud.latent_size, generator=g)
     gen = lambda m, w=None: generate_images(m, ae, e_tokens, e_noise, cfg.sample_steps, cfg.guidance, space, w)  # noqa: E731
     generated = {"cloud": gen(cloud)}
     edges = {"none": edge, "metaword": edge_mw, "g-lora": edge_lora, "makd": edge_makd}

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from scenarios.distillation.diffusion import NUM_TRAIN_TIMESTEPS, LatentDiffusion, make_scheduler
+from scenarios.distillation.diffusion import LatentDiffusion
 from scenarios.distillation.lora import add_lora, lora_parameters
 from scenarios.distillation.training import run_training
 
@@ -27,9 +27,9 @@ __all__ = ["alignment_loss", "train_metaword", "train_glora"]
 def alignment_loss(edge: LatentDiffusion, cloud: LatentDiffusion, x0: torch.Tensor, tokens: torch.Tensor,
                    metaword: torch.Tensor | None, g: torch.Generator, sched=None) -> torch.Tensor:
     """The MAKD loss above on one batch ``x0 [B, C, 8, 8]`` of cloud samples with ``tokens [B, 3]``."""
-    sched = sched or make_scheduler()
+    sched = sched or edge.scheduler()
     noise = torch.randn(x0.shape, generator=g)
-    t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (len(x0),), generator=g)
+    t = torch.randint(0, sched.config.num_train_timesteps, (len(x0),), generator=g)
     xt = sched.add_noise(x0, noise, t)
     with torch.no_grad():
         target = cloud.eps(xt, t, cloud.condition(tokens))
@@ -46,10 +46,10 @@ def train_metaword(edge: LatentDiffusion, cloud: LatentDiffusion, x0: torch.Tens
     """Optimise the metaword ``m ∈ R^D`` (edge weights frozen); returns ``m``."""
     for p in edge.parameters():
         p.requires_grad_(False)
-    dim = edge.prompt.token.embedding_dim
+    dim = edge.cond_dim
     init = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
     metaword = (0.1 * torch.randn(dim, generator=init)).requires_grad_(True)
-    sched = make_scheduler()
+    sched = edge.scheduler()
     opt = torch.optim.Adam([metaword], lr=2e-2)
     run_training("metaword", path, {"metaword": metaword}, opt, steps,
                  lambda _, gg: alignment_loss(edge, cloud, *_batch(x0, tokens, batch, gg), metaword, gg, sched),
@@ -64,7 +64,7 @@ def train_glora(edge: LatentDiffusion, cloud: LatentDiffusion, x0: torch.Tensor,
     for p in edge.parameters():
         p.requires_grad_(False)
     layers = add_lora(edge.unet, rank, targets)
-    sched = make_scheduler()
+    sched = edge.scheduler()
     opt = torch.optim.AdamW(lora_parameters(edge.unet), lr=2e-3, weight_decay=0.0)
     run_training(name, path, {"edge": edge}, opt, steps,
                  lambda _, gg: alignment_loss(edge, cloud, *_batch(x0, tokens, batch, gg), metaword, gg, sched),
