@@ -77,9 +77,9 @@ class DistillConfig(BaseModel):
 
 #: ``--quick`` (tens of seconds of training per stage) and the default full budget.
 PRESETS: dict[str, dict] = {
-    "quick": dict(train_images=6_000, ae_steps=300, cloud_steps=500, edge_steps=150, distill_prompts=256,
-                  metaword_steps=80, lora_steps=150, eval_prompts=160, jscc_steps=400, cala_steps=400,
-                  tka_latents=512, sample_steps=16),
+    "quick": dict(train_images=6_000, ae_steps=300, ae_width=24, batch_size=32, cloud_steps=400, edge_steps=100,
+                  distill_prompts=192, metaword_steps=60, lora_steps=120, eval_prompts=128, jscc_steps=400,
+                  cala_steps=400, tka_latents=512, sample_steps=12),
     "full": {},
     "tiny": dict(train_images=256, ae_steps=4, ae_width=8, embed_dim=16, cloud_channels=(16,), edge_channels=(8,),
                  cloud_steps=3, edge_steps=2, batch_size=16, sample_steps=2, distill_prompts=16,

@@ -79,7 +79,7 @@ def null_like(tokens: torch.Tensor) -> torch.Tensor:
 
 
 def train_diffusion(name: str, model: LatentDiffusion, latents: torch.Tensor, tokens: torch.Tensor, steps: int,
-                    batch: int, path: Path, generator: torch.Generator, progress: bool = True, lr: float = 1e-3) -> list[float]:
+                    batch: int, path: Path, generator: torch.Generator, progress: bool = True, lr: float = 2e-3) -> list[float]:
     """Train ``model`` on standardised ``latents [N, C, 8, 8]`` with prompt ``tokens [N, 3]`` (resumable)."""
     sched = make_scheduler()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
