@@ -60,10 +60,12 @@ def test_trained_gate_weights_respond_to_snr(tiny_run):
     out, _, _ = tiny_run
     rows = list(csv.DictReader(open(out / "gate.csv")))
     keys = [k for k in rows[0] if k.startswith("gate_")]
-    ds = rows[0]["delay_spread_ns"]
-    w = {float(r["snr_db"]): torch.tensor([float(r[k]) for k in keys]) for r in rows if r["delay_spread_ns"] == ds}
-    assert torch.allclose(w[0.0].sum(), torch.tensor(1.0), atol=1e-5)
-    assert (w[0.0] - w[20.0]).abs().max() > 1e-3
+    change = 0.0
+    for ds in {r["delay_spread_ns"] for r in rows}:
+        w = {float(r["snr_db"]): torch.tensor([float(r[k]) for k in keys]) for r in rows if r["delay_spread_ns"] == ds}
+        assert torch.allclose(w[0.0].sum(), torch.tensor(1.0), atol=1e-5)
+        change = max(change, float((w[0.0] - w[20.0]).abs().max()))
+    assert change > 1e-3
 
 
 def test_gate_learns_snr_dependent_weights():

@@ -84,6 +84,6 @@ PRESETS: dict[str, dict] = {
     "tiny": dict(train_images=256, ae_steps=4, ae_width=8, embed_dim=16, cloud_channels=(16,), edge_channels=(8,),
                  cloud_steps=3, edge_steps=2, batch_size=16, sample_steps=2, distill_prompts=16,
                  metaword_steps=2, lora_steps=2, lora_rank=2, eval_prompts=8, symbols=16, jscc_hidden=32,
-                 jscc_steps=3, cala_steps=3, cala_components=2, tka_latents=32, users=2,
+                 jscc_steps=3, cala_steps=20, cala_components=2, tka_latents=32, users=2,
                  eval_snr_db=(0.0, 10.0, 20.0), eval_delay_spread_ns=(30.0, 3000.0)),
 }

@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import nn
 import torch.nn.functional as F
 
 from scenarios.distillation.gate import ChannelGate
@@ -63,7 +62,7 @@ def train_cala(jscc: JSCC, gate: ChannelGate, decode, z: torch.Tensor, bank: Cha
     """Train CALA's rank-1 components and gate with the JSCC's base weights frozen."""
     for p in jscc.base_parameters():
         p.requires_grad_(False)
-    params: list[nn.Parameter] = jscc.components() + list(gate.parameters())
-    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.0)
+    opt = torch.optim.AdamW([{"params": jscc.components(), "lr": 2e-3},
+                             {"params": list(gate.parameters()), "lr": 1e-2}], weight_decay=0.0)
     return run_training("cala", path, {"jscc": jscc, "gate": gate}, opt, steps,
                         lambda _, gg: _loss(decode, jscc, gate, z, bank, snrs, dss, batch, gg), g, progress=progress)
