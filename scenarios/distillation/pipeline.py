@@ -1,7 +1,6 @@
 """The whole scenario: G-KA (MAKD) then T-KA (CALA), tables, figures, image grids and summary.md."""
 from __future__ import annotations
 
-import json
 import os
 import resource
 import time

@@ -78,8 +78,8 @@ def run_tka(cfg: DistillConfig, edge: LatentDiffusion, metaword: torch.Tensor | 
     losses["cala"] = train_cala(cala, gate, decode, z_train, train_bank, cfg.cala_snr_db, cfg.cala_delay_spread_ns,
                                 cfg.cala_steps, bs, ckpt / "cala.pt", make_generator(seed, "cala"), progress)
     codecs = {"fixed-snr": (fixed, None), "mixed-snr": (mixed, None), "cala": (cala, gate)}
-    for j, gt in codecs.values():
-        j.eval()
+    for jscc, _ in codecs.values():
+        jscc.eval()
 
     with torch.no_grad():
         ref = decode(z_test)
