@@ -1,0 +1,103 @@
+"""``semalign scenario distillation [--quick] --out DIR``: DeKA-g scaled down (G-KA MAKD + T-KA CALA)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["add_arguments", "main", "build_config"]
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(",") if v.strip())
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="output folder (CSV, PNG, summary.md, checkpoints)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", dest="preset", const="quick",
+                      help="small budgets (< 15 min on 2 idle cores)")
+    size.add_argument("--preset", choices=("quick", "full", "tiny"), default="full",
+                      help="budget preset (tiny: seconds, for tests)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int, help="torch threads (0 = torch default; default 1)")
+    p.add_argument("--lora-rank", dest="lora_rank", type=int, help="G-LoRA rank budget")
+    p.add_argument("--lora-targets", dest="lora_targets", choices=("attention", "attention+ff", "all-linear"))
+    p.add_argument("--precision", choices=("fp32", "fp16", "int8", "int2"),
+                   help="precision of the knowledge the cloud sends (shown in the grid)")
+    p.add_argument("--symbols", type=int, help="complex channel symbols per latent (subcarriers)")
+    p.add_argument("--train-snr", dest="train_snr_db", type=float, help="SNR of the fixed-SNR JSCC (dB)")
+    p.add_argument("--eval-snr", dest="eval_snr_db", type=_floats, help="evaluation SNRs, comma-separated (dB)")
+    p.add_argument("--eval-delay-spread", dest="eval_delay_spread_ns", type=_floats,
+                   help="evaluation delay spreads, comma-separated (ns)")
+    p.add_argument("--users", type=int, help="users served by the edge (multi-user table)")
+    p.add_argument("--feature-encoder", dest="feature_encoder", default="resnet-simclr",
+                   help="zoo encoder for consistency/class accuracy, or 'pixels' (default resnet-simclr)")
+    p.add_argument("--cache-dir", dest="cache_dir", help="zoo cache folder")
+    p.add_argument("--data-dir", dest="data_dir", help="Fashion-MNIST folder")
+    p.add_argument("--cloud-model", dest="cloud_model", type=Path,
+                   help="local diffusers Stable Diffusion folder for the cloud (real-model G-KA)")
+    p.add_argument("--edge-model", dest="edge_model", type=Path,
+                   help="local diffusers Stable Diffusion folder for the edge (real-model G-KA)")
+    p.add_argument("--real-resolution", dest="real_resolution", type=int, default=256,
+                   help="image size generated on the real-model path (default 256)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+_FIELDS = ("seed", "threads", "lora_rank", "lora_targets", "precision", "symbols", "train_snr_db", "eval_snr_db",
+           "eval_delay_spread_ns", "users")
+
+
+def build_config(args: argparse.Namespace):
+    """Preset < CLI flags, validated; raises ``pydantic.ValidationError``."""
+    from scenarios.distillation.config import PRESETS, DistillConfig
+
+    values = dict(PRESETS[args.preset or "full"])
+    values |= {k: getattr(args, k) for k in _FIELDS if getattr(args, k, None) is not None}
+    return DistillConfig(**values)
+
+
+def main(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    try:
+        cfg = build_config(args)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "config"
+        print(f"semalign scenario distillation: invalid option {where}: {first['msg']}", file=sys.stderr)
+        return 2
+    if (args.cloud_model is None) != (args.edge_model is None):
+        print("semalign scenario distillation: --cloud-model and --edge-model go together", file=sys.stderr)
+        return 2
+    if args.cloud_model is not None:
+        for p in (args.cloud_model, args.edge_model):
+            if not (p / "model_index.json").is_file():
+                print(f"semalign scenario distillation: {p} is not a diffusers pipeline folder (no model_index.json)",
+                      file=sys.stderr)
+                return 2
+        from scenarios.distillation.real_models import run_real_gka
+
+        if args.real_resolution < 8 or args.real_resolution % 8:
+            print("semalign scenario distillation: --real-resolution must be a positive multiple of 8", file=sys.stderr)
+            return 2
+        result = run_real_gka(cfg, args.cloud_model, args.edge_model, args.out, progress=args.progress,
+                              resolution=args.real_resolution, feature_encoder=args.feature_encoder)
+        print(json.dumps(result, indent=2))
+        return 0
+    from scenarios.distillation.metrics import load_feature_space
+
+    try:
+        load_feature_space(args.feature_encoder, args.cache_dir)
+    except (FileNotFoundError, KeyError) as e:
+        print(f"semalign scenario distillation: feature encoder {args.feature_encoder!r} unavailable: "
+              f"{str(e).splitlines()[0]} (use --feature-encoder pixels, or build the zoo)", file=sys.stderr)
+        return 2
+    from scenarios.distillation.pipeline import run_scenario
+
+    headline = run_scenario(cfg, args.out, args.feature_encoder, args.cache_dir, args.data_dir, args.progress,
+                            args.preset or "full")
+    print(f"wrote {args.out}/summary.md")
+    print(json.dumps({k: v for k, v in headline.items() if not isinstance(v, dict)}, indent=2))
+    return 0
