@@ -36,6 +36,11 @@ class Residuals:
     dual: float
 
 
+def _norm(t: torch.Tensor) -> float:
+    """Frobenius norm; on the real view (complex ``vector_norm`` is ~10x slower on CPU)."""
+    return float(torch.linalg.vector_norm(torch.view_as_real(t) if t.is_complex() else t))
+
+
 def start_state(f0: torch.Tensor, budget: float, users: int, shared: bool) -> APState:
     """``F = F₀``, ``Z = Π(F₀)``, ``U = 0``; multi-link copies ``F₀`` per user."""
     f = f0 if shared else f0.expand(users, *f0.shape[-2:]).clone()
@@ -70,9 +75,6 @@ def ap_update(
     f = global_f(f_local, shared, weights if shared else None)
     z = project_power(f + state.u, budget)
     u = dual_update(state.u, f, z)
-    scale = max(float(torch.linalg.vector_norm(z)), 1e-30)
-    res = Residuals(
-        primal=float(torch.linalg.vector_norm(f - z)) / scale,
-        dual=float(torch.linalg.vector_norm(z - state.z)) / scale,
-    )
+    scale = max(_norm(z), 1e-30)
+    res = Residuals(primal=_norm(f - z) / scale, dual=_norm(z - state.z) / scale)
     return replace(state, f=f, z=z, u=u, round=state.round + 1), res

@@ -24,8 +24,9 @@ def local_f_step_closed(
     """
     eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
     rhs = cross + rho * (z - u)
-    chol = torch.linalg.cholesky(gram + rho * eye)
-    return torch.cholesky_solve(rhs, chol)
+    # M x M and regularised by rho I: inverse-then-multiply is several times faster on CPU
+    # than cholesky_solve with the wide [M, m] right-hand side (python -m benchmarks)
+    return torch.cholesky_inverse(torch.linalg.cholesky(gram + rho * eye)) @ rhs
 
 
 def solve_hermitian_sylvester(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["user_objective"]
+__all__ = ["user_objective", "profiled_objective"]
 
 
 def user_objective(
@@ -22,3 +22,26 @@ def user_objective(
     quad = ((a @ rxx) * a.conj()).sum(dim=(-2, -1)).real
     reg = noise_var.to(g.real.dtype) * g.abs().pow(2).sum(dim=(-2, -1))
     return ryy_trace.to(g.real.dtype) - 2 * cross + quad + reg
+
+
+def profiled_objective(
+    hf: torch.Tensor, rxx: torch.Tensor | None, tyy: torch.Tensor, ryy_trace: torch.Tensor, noise_var: torch.Tensor
+) -> torch.Tensor:
+    r""":func:`user_objective` at the optimal ``G_k`` (the G-step), in ``m``-dimensional form.
+
+    With ``C = H_k F R_xx (H_k F)ᴴ + σ_k² I``, ``G = R_yx (H_k F)ᴴ C⁻¹`` and ``T = R_yxᴴ R_yx``
+    both the cross and the quadratic + noise terms equal ``tr(C⁻¹ H_k F T (H_k F)ᴴ)``, so
+
+    .. math:: J_k = \mathrm{tr} R_{yy} - \mathrm{tr}\big(C^{-1} (H_k F) T (H_k F)^H\big).
+
+    Inputs: ``hf`` ``[K, R, m]``, ``rxx`` ``[m, m]`` or None (whitened, ``I``), ``tyy``
+    ``[K, m, m]``, ``ryy_trace`` ``[K]``, ``noise_var`` ``[K]``. Output ``[K]`` real.
+    """
+    from user_client.gstep import hermitian_inverse
+
+    r = hf.shape[-2]
+    eye = torch.eye(r, dtype=hf.dtype, device=hf.device)
+    cov = (hf @ hf.mH if rxx is None else hf @ rxx @ hf.mH) + noise_var.to(hf.real.dtype).reshape(-1, 1, 1) * eye
+    w = hf @ tyy @ hf.mH
+    explained = (hermitian_inverse(cov) * w.mT).sum(dim=(-2, -1)).real
+    return ryy_trace.to(hf.real.dtype) - explained
