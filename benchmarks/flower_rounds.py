@@ -273,7 +273,7 @@ def start_py_spy(procs: "Procs", names: list[str], out_dir: Path, env: dict[str,
     files = []
     for name in names:
         f = out_dir / f"{name}.txt"
-        procs.start(f"py-spy-{name}", ["py-spy", "record", "--pid", str(pids[name]), "--subprocesses", "--idle",
+        procs.start(f"py-spy-{name}", ["py-spy", "record", "--pid", str(pids[name]), "--subprocesses",
                                        "--rate", "50", "--format", "raw", "--output", str(f)], env)
         files.append(f)
     return files

@@ -140,7 +140,7 @@ def stats_problem(k: int, shape: Shape, seed: int, dtype=torch.complex64, device
 
 def engine_iteration(state: APState, users: Users, stats: Stats, shape: Shape) -> APState:
     """One iteration as ``scenarios.admm.admm_solve`` runs it: fused m-dimensional round, batched."""
-    gram, cross = uplink_stats_fused(users.h @ state.f, users.h, stats.rxx, stats.tyy, users.noise_var)
+    gram, cross = uplink_stats_fused(state.f, users.h, stats.rxx, stats.tyy, users.noise_var)
     return ap_update(state, gram, cross, shape.rho, shape.power, shared=True)[0]
 
 
@@ -159,19 +159,21 @@ def to_direct(state: APState, users: Users, ys: list[torch.Tensor]) -> tuple[Dir
 
 
 def matmul_shapes(k: int, shape: Shape) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """The matrix products of one engine iteration, as (left, right) shapes (the roofline set)."""
+    """The matrix products of one engine iteration (shared F), as (left, right) shapes: the
+    roofline set (:func:`user_client.gstep.uplink_stats_fused` + the closed-form F-step)."""
     r, mm, m = shape.big_r, shape.big_m, shape.m
     return [
-        ((k, r, mm), (1, mm, m)),  # H F
-        ((k * r, m), (m, m)),  # (H F) R_xx   (one GEMM: R_xx shared)
-        ((k, r, m), (k, m, r)),  # (.) (H F)^H
-        ((k, r, m), (k, m, m)),  # (H F) T
-        ((k, r, r), (k, r, m)),  # C^-1 (.)
-        ((k, r, m), (k, m, r)),  # (.) (H F)^H
-        ((k, r, r), (k, r, r)),  # (.) C^-1
-        ((k, mm, r), (k, r, r)),  # H^H (.)
-        ((k, mm, r), (k, r, mm)),  # (.) H
-        ((k, mm, r), (k, r, m)),  # H^H G^H R_yx
+        ((1, mm, m), (m, m)),  # F R_xx             (once: F is shared)
+        ((1, mm, m), (1, m, mm)),  # (.) F^H
+        ((k, r, mm), (1, mm, mm)),  # H W
+        ((k, r, mm), (k, mm, r)),  # (.) H^H
+        ((k, mm, r), (k, r, r)),  # H^H C^-1
+        ((k, mm, r), (k, r, mm)),  # (.) H           -> D
+        ((1, mm, m), (k, m, m)),  # P = F T          (the one O(M m^2) product per user)
+        ((k, mm, m), (1, m, mm)),  # P F^H
+        ((k, mm, mm), (k, mm, mm)),  # D (P F^H)
+        ((k, mm, mm), (k, mm, mm)),  # (.) D         -> A^H A
+        ((k, mm, mm), (k, mm, m)),  # D P            -> A^H R_yx
         ((k, mm, mm), (k, mm, m)),  # F-step (A^H A + rho I)^-1 rhs
     ]
 
@@ -181,8 +183,8 @@ def iteration_macs(k: int, shape: Shape) -> int:
     plus ~R³ per user for each of the two small Hermitian inverses."""
     total = 0
     for a, b in matmul_shapes(k, shape):
-        rows = math.prod(a[:-1])
-        total += rows * a[-1] * b[-1]
+        batch = max(math.prod(a[:-2]), math.prod(b[:-2]))
+        total += batch * a[-2] * a[-1] * b[-1]
     return total + k * (shape.big_r ** 3 + shape.big_m ** 3)
 
 

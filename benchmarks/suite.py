@@ -51,6 +51,7 @@ class BenchProfile:
     users: tuple[int, ...]
     pilots: tuple[int, ...]
     direct_max_pilots: int  # straightforward timed up to this n (it is linear in n)
+    direct_users: tuple[int, ...]  # users sweep: straightforward also timed at these K (n = speed_pilots)
     thread_users: tuple[int, ...]
     precision_users: int
     precision_pilots: int
@@ -70,19 +71,19 @@ TINY = Shape(ap_dim=16, user_dims=(8, 16, 24), tx=2, rx=2, uses=2)
 PROFILES = {
     "tiny": BenchProfile(
         name="tiny", shape=TINY, speed_users=4, speed_pilots=200, check_iterations=5, users=(1, 4),
-        pilots=(200, 400), direct_max_pilots=400, thread_users=(4,), precision_users=2, precision_pilots=300,
+        pilots=(200, 400), direct_max_pilots=400, direct_users=(4,), thread_users=(4,), precision_users=2, precision_pilots=300,
         precision_iterations=5, precision_source="synthetic", gpu_users=(1, 4), gemm_size=64,
         warmup=1, repeats=3, min_repeats=2, budget_s=0.05),
     "quick": BenchProfile(
         name="quick", shape=ISSUE, speed_users=10, speed_pilots=1000, check_iterations=20,
-        users=(1, 10, 100, 1000), pilots=(1000, 10_000, 100_000), direct_max_pilots=10_000,
+        users=(1, 10, 100, 1000), pilots=(1000, 10_000, 100_000), direct_max_pilots=10_000, direct_users=(),
         thread_users=(10, 1000), precision_users=10, precision_pilots=2000, precision_iterations=50,
         precision_source="zoo", gpu_users=(1, 10, 100, 1000), gemm_size=512,
         warmup=2, repeats=200, min_repeats=5, budget_s=2.0),
     "full": BenchProfile(
         name="full", shape=ISSUE, speed_users=10, speed_pilots=1000, check_iterations=50,
         users=(1, 3, 10, 30, 100, 300, 1000), pilots=(1000, 3000, 10_000, 30_000, 100_000),
-        direct_max_pilots=100_000, thread_users=(1, 10, 100, 1000), precision_users=10, precision_pilots=2000,
+        direct_max_pilots=100_000, direct_users=(1, 3, 10, 30, 100), thread_users=(1, 10, 100, 1000), precision_users=10, precision_pilots=2000,
         precision_iterations=50, precision_source="zoo", gpu_users=(1, 3, 10, 30, 100, 300, 1000),
         gemm_size=1024, warmup=3, repeats=500, min_repeats=7, budget_s=8.0),
 }
@@ -210,9 +211,17 @@ def section_users(prof: BenchProfile, seed: int, peak: float) -> dict:
             }, prof)
             en = best(t["engine"])
             macs = iteration_macs(k, shape)
+            direct = None
+            if k in prof.direct_users:
+                pu, px, pys, pst = pilot_problem(k, prof.speed_pilots, shape, seed)
+                dstate, dusers = to_direct(pst, pu, pys)
+                direct = best(timed({"d": Case(lambda: direct_iteration(dstate, dusers, px, shape.rho, shape.power))},
+                                    prof)["d"])
+                del pu, px, pys, pst, dstate, dusers
             rows.append({
                 "users": k, "engine_s": en, "unfused_s": best(t["unfused"]), "roofline_s": best(t["roofline"]),
                 "engine_cpu_s": cpu(t["engine"]), "per_user_cpu_us": cpu(t["engine"]) / k * 1e6,
+                "roofline_cpu_s": cpu(t["roofline"]), "straightforward_s": direct,
                 "per_user_us": en / k * 1e6, "gflops": 8 * macs / en / 1e9,
                 "roofline_gflops": 8 * macs / best(t["roofline"]) / 1e9, "timings": t,
             })
@@ -553,11 +562,16 @@ def figures(res: dict, out: Path) -> list[Path]:
     ks = [r["users"] for r in us]
     ax.loglog(ks, [r["engine_s"] * 1e3 for r in us], "o-", label="engine (fused, batched)")
     ax.loglog(ks, [r["unfused_s"] * 1e3 for r in us], "s--", label="g_step + uplink_stats (batched)")
-    ax.loglog(ks, [r["roofline_s"] * 1e3 for r in us], ":", label="matmul roofline (same shapes)")
+    ax.loglog(ks, [r["engine_cpu_s"] * 1e3 for r in us], "o:", color="C0", alpha=0.6, label="engine, process CPU time")
+    ax.loglog(ks, [r["roofline_s"] * 1e3 for r in us], ":", color="C2", label="matmul roofline (same shapes)")
     sp = res["speedup"]
-    ax.loglog([sp["users"]], [sp["straightforward_s"] * 1e3], "k^", label=f"straightforward (n={sp['pilots']:,})")
+    d = [(r["users"], r["straightforward_s"]) for r in us if r.get("straightforward_s") is not None]
+    if not any(k == sp["users"] for k, _ in d):
+        d.append((sp["users"], sp["straightforward_s"]))
+    d.sort()
+    ax.loglog([k for k, _ in d], [v * 1e3 for _, v in d], "k^-", label=f"straightforward (n={sp['pilots']:,})")
     ax.set_xlabel("users K")
-    ax.set_ylabel("one ADMM iteration [ms]")
+    ax.set_ylabel("one ADMM iteration [ms] (wall, min of repeats)")
     ax.set_title("Iteration time vs users (1 thread, complex64)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)

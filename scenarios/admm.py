@@ -33,14 +33,14 @@ class SolveResult:
 
 def profile_objective(prob: Problem, f: torch.Tensor) -> torch.Tensor:
     """Per-user objective ``J_k`` at ``F`` with each user's optimal ``G_k`` (``[K]``)."""
-    return profiled_objective(prob.h_est @ f, prob.rxx, prob.tyy, prob.ryy_trace, prob.noise_var)
+    return profiled_objective(f, prob.h_est, prob.rxx, prob.tyy, prob.ryy_trace, prob.noise_var)
 
 
 def round_stats(prob: Problem, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """All users' G-step and uplink ``(A^H A, A^H R_yx)`` at ``F``, batched, in the fused
-    ``m``-dimensional form (:func:`user_client.gstep.uplink_stats_fused`; same numbers as
+    ``M``-dimensional form (:func:`user_client.gstep.uplink_stats_fused`; same numbers as
     ``g_step`` + ``uplink_stats``, which the Flower users run)."""
-    return uplink_stats_fused(prob.h_est @ f, prob.h_est, prob.rxx, prob.tyy, prob.noise_var)
+    return uplink_stats_fused(f, prob.h_est, prob.rxx, prob.tyy, prob.noise_var)
 
 
 def initial_state_f(prob: Problem, cfg: RunConfig) -> torch.Tensor:

@@ -52,9 +52,10 @@ def test_straightforward_sylvester_matches_engine_for_unwhitened_pilots():
 
 def test_fused_round_equals_g_step_and_uplink_stats():
     gen = torch.Generator().manual_seed(4)
-    k, r, mm, m, p = 4, 6, 6, 10, 14
+    k, r, mm, m, p = 4, 6, 5, 10, 14
     dt = torch.complex128
-    hf, h = crandn(k, r, m, dtype=dt, generator=gen), crandn(k, r, mm, dtype=dt, generator=gen)
+    f, h = crandn(1, mm, m, dtype=dt, generator=gen), crandn(k, r, mm, dtype=dt, generator=gen)
+    hf = h @ f
     ryx = crandn(k, p, m, dtype=dt, generator=gen)
     ryx[1, 9:] = 0  # a zero-padded user
     x = crandn(m, 3 * m, dtype=dt, generator=gen)
@@ -62,16 +63,21 @@ def test_fused_round_equals_g_step_and_uplink_stats():
     nv = torch.tensor([0.1, 0.5, 1.0, 0.05], dtype=torch.float64)
     g = g_step(hf, rxx, ryx, nv)
     want = uplink_stats(g, h, ryx)
-    got = uplink_stats_fused(hf, h, rxx, ryx_gram(ryx), nv)
+    got = uplink_stats_fused(f, h, rxx, ryx_gram(ryx), nv)
     for a, b in zip(got, want):
         assert rel_diff(a, b) < 1e-10
+    # multi-link: one F per user
+    fk = crandn(k, mm, m, dtype=dt, generator=gen)
+    want_k = uplink_stats(g_step(h @ fk, rxx, ryx, nv), h, ryx)
+    for a, b in zip(uplink_stats_fused(fk, h, rxx, ryx_gram(ryx), nv), want_k):
+        assert rel_diff(a, b) < 1e-10
     # whitened form (rxx=None) is the identity
-    eye_got = uplink_stats_fused(hf, h, None, ryx_gram(ryx), nv)
+    eye_got = uplink_stats_fused(f, h, None, ryx_gram(ryx), nv)
     eye_want = uplink_stats(g_step(hf, torch.eye(m, dtype=dt), ryx, nv), h, ryx)
     assert rel_diff(eye_got[1], eye_want[1]) < 1e-10
     # the profiled objective equals the objective at the G-step's G
     ryy = ryx.abs().pow(2).sum(dim=(-2, -1)) * 3 + 1
-    j = profiled_objective(hf, rxx, ryx_gram(ryx), ryy, nv)
+    j = profiled_objective(f, h, rxx, ryx_gram(ryx), ryy, nv)
     assert torch.allclose(j, user_objective(g, hf, rxx, ryx, ryy, nv), rtol=1e-10, atol=1e-10)
 
 

@@ -90,27 +90,26 @@ def ryx_gram(ryx: torch.Tensor) -> torch.Tensor:
 
 
 def uplink_stats_fused(
-    hf: torch.Tensor, h: torch.Tensor, rxx: torch.Tensor | None, tyy: torch.Tensor, noise_var: torch.Tensor
+    f: torch.Tensor, h: torch.Tensor, rxx: torch.Tensor | None, tyy: torch.Tensor, noise_var: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""G-step and compact uplink in one pass, in ``m``-dimensional form (DESIGN.md §3 step 1, §4.4).
+    r"""G-step and compact uplink in one pass, in ``M``-dimensional form (DESIGN.md §3 step 1, §4.4).
 
-    With ``C = H_k F R_xx (H_k F)ᴴ + σ_k² I`` the G-step is ``G = R_yx (H_k F)ᴴ C⁻¹``, hence
-    ``Gᴴ R_yx = C⁻¹ (H_k F) T`` and ``Gᴴ G = C⁻¹ (H_k F) T (H_k F)ᴴ C⁻¹`` with
-    ``T = R_yxᴴ R_yx`` (:func:`ryx_gram`). The uplink is then
+    With ``C = H F R_xx Fᴴ Hᴴ + σ² I`` the G-step is ``G = R_yx (H F)ᴴ C⁻¹``, so with
+    ``T = R_yxᴴ R_yx`` (:func:`ryx_gram`), ``P = F T`` and ``D = Hᴴ C⁻¹ H``:
 
-    .. math:: A^H A = H^H (G^H G) H,\qquad A^H R_{yx} = H^H (G^H R_{yx}),
+    .. math:: A^H R_{yx} = H^H G^H R_{yx} = D P,\qquad A^H A = H^H G^H G H = D (P F^H) D,
 
-    the same numbers as :func:`g_step` + :func:`uplink_stats` at ``O(R m²)`` per user instead
-    of ``O(R m p)`` (``p`` never appears). ``rxx = None`` means whitened pilots (``R_xx = I``).
+    the same numbers as :func:`g_step` + :func:`uplink_stats` at ``O(M m²)`` per user instead
+    of ``O(R m p)`` (``p`` never appears), and ``F R_xx Fᴴ`` is formed once for a shared F.
+    ``rxx = None`` means whitened pilots (``R_xx = I``).
 
-    Inputs: ``hf`` ``[K, R, m]``, ``h`` ``[K, R, M]``, ``rxx`` ``[m, m]``/``[K, m, m]``/None,
-    ``tyy`` ``[K, m, m]``, ``noise_var`` ``[K]``. Outputs ``[K, M, M]``, ``[K, M, m]``.
+    Inputs: ``f`` ``[1 or K, M, m]``, ``h`` ``[K, R, M]``, ``rxx`` ``[m, m]``/None, ``tyy``
+    ``[K, m, m]``, ``noise_var`` ``[K]``. Outputs ``[K, M, M]``, ``[K, M, m]``.
     """
-    r = hf.shape[-2]
-    cov = hf @ hf.mH if rxx is None else hf @ rxx @ hf.mH
-    cov = cov + torch.diag_embed(noise_var.to(hf.real.dtype).reshape(-1, 1).expand(-1, r).to(hf.dtype))
-    cinv = hermitian_inverse(cov)  # R x R, small: an explicit inverse is 4-8x faster than solves
-    ghr = cinv @ (hf @ tyy)  # G^H R_yx = C^-1 hf T   [K, R, m]
-    ghg = ghr @ hf.mH @ cinv  # G^H G = C^-1 (hf T hf^H) C^-1   [K, R, R]
+    w = f @ f.mH if rxx is None else f @ rxx @ f.mH  # [1 or K, M, M]
     hh = h.mH
-    return hh @ ghg @ h, hh @ ghr
+    cov = h @ w @ hh
+    cov.diagonal(dim1=-2, dim2=-1).add_(noise_var.to(cov.dtype).unsqueeze(-1))  # + sigma^2 I (fresh tensor)
+    d = hh @ hermitian_inverse(cov) @ h  # H^H C^-1 H   [K, M, M]
+    p = f @ tyy  # F T   [K, M, m]
+    return d @ (p @ f.mH) @ d, d @ p

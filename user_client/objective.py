@@ -25,23 +25,25 @@ def user_objective(
 
 
 def profiled_objective(
-    hf: torch.Tensor, rxx: torch.Tensor | None, tyy: torch.Tensor, ryy_trace: torch.Tensor, noise_var: torch.Tensor
+    f: torch.Tensor, h: torch.Tensor, rxx: torch.Tensor | None, tyy: torch.Tensor, ryy_trace: torch.Tensor,
+    noise_var: torch.Tensor,
 ) -> torch.Tensor:
-    r""":func:`user_objective` at the optimal ``G_k`` (the G-step), in ``m``-dimensional form.
+    r""":func:`user_objective` at the optimal ``G_k`` (the G-step), in ``M``-dimensional form.
 
-    With ``C = H_k F R_xx (H_k F)ᴴ + σ_k² I``, ``G = R_yx (H_k F)ᴴ C⁻¹`` and ``T = R_yxᴴ R_yx``
-    both the cross and the quadratic + noise terms equal ``tr(C⁻¹ H_k F T (H_k F)ᴴ)``, so
+    With ``C = H F R_xx Fᴴ Hᴴ + σ² I``, ``G = R_yx (H F)ᴴ C⁻¹`` and ``T = R_yxᴴ R_yx``, both the
+    cross and the quadratic + noise terms equal ``tr(C⁻¹ H F T Fᴴ Hᴴ)``, so
 
-    .. math:: J_k = \mathrm{tr} R_{yy} - \mathrm{tr}\big(C^{-1} (H_k F) T (H_k F)^H\big).
+    .. math:: J_k = \mathrm{tr} R_{yy} - \mathrm{tr}\big(C^{-1} H F T F^H H^H\big).
 
-    Inputs: ``hf`` ``[K, R, m]``, ``rxx`` ``[m, m]`` or None (whitened, ``I``), ``tyy``
-    ``[K, m, m]``, ``ryy_trace`` ``[K]``, ``noise_var`` ``[K]``. Output ``[K]`` real.
+    Inputs: ``f`` ``[1 or K, M, m]``, ``h`` ``[K, R, M]``, ``rxx`` ``[m, m]`` or None (whitened,
+    ``I``), ``tyy`` ``[K, m, m]``, ``ryy_trace`` ``[K]``, ``noise_var`` ``[K]``. Output ``[K]`` real.
     """
     from user_client.gstep import hermitian_inverse
 
-    r = hf.shape[-2]
-    eye = torch.eye(r, dtype=hf.dtype, device=hf.device)
-    cov = (hf @ hf.mH if rxx is None else hf @ rxx @ hf.mH) + noise_var.to(hf.real.dtype).reshape(-1, 1, 1) * eye
-    w = hf @ tyy @ hf.mH
-    explained = (hermitian_inverse(cov) * w.mT).sum(dim=(-2, -1)).real
-    return ryy_trace.to(hf.real.dtype) - explained
+    r = h.shape[-2]
+    eye = torch.eye(r, dtype=h.dtype, device=h.device)
+    w = f @ f.mH if rxx is None else f @ rxx @ f.mH
+    cov = h @ w @ h.mH + noise_var.to(h.real.dtype).reshape(-1, 1, 1) * eye
+    q = h @ (f @ tyy @ f.mH) @ h.mH
+    explained = (hermitian_inverse(cov) * q.mT).sum(dim=(-2, -1)).real
+    return ryy_trace.to(h.real.dtype) - explained
