@@ -36,6 +36,14 @@ class Residuals:
     dual: float
 
 
+def _norms(*ts: torch.Tensor) -> list[float]:
+    """Frobenius norms of same-shape tensors in one call, on the real view (complex
+    ``vector_norm`` is ~10x slower on CPU) and with one device sync."""
+    x = torch.stack(ts)
+    x = torch.view_as_real(x) if x.is_complex() else x
+    return torch.linalg.vector_norm(x.reshape(len(ts), -1), dim=1).tolist()
+
+
 def start_state(f0: torch.Tensor, budget: float, users: int, shared: bool) -> APState:
     """``F = F₀``, ``Z = Π(F₀)``, ``U = 0``; multi-link copies ``F₀`` per user."""
     f = f0 if shared else f0.expand(users, *f0.shape[-2:]).clone()
@@ -70,9 +78,7 @@ def ap_update(
     f = global_f(f_local, shared, weights if shared else None)
     z = project_power(f + state.u, budget)
     u = dual_update(state.u, f, z)
-    scale = max(float(torch.linalg.vector_norm(z)), 1e-30)
-    res = Residuals(
-        primal=float(torch.linalg.vector_norm(f - z)) / scale,
-        dual=float(torch.linalg.vector_norm(z - state.z)) / scale,
-    )
+    nz, primal, dual = _norms(z, f - z, z - state.z)
+    scale = max(nz, 1e-30)
+    res = Residuals(primal=primal / scale, dual=dual / scale)
     return replace(state, f=f, z=z, u=u, round=state.round + 1), res

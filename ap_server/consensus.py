@@ -8,7 +8,9 @@ __all__ = ["global_f", "project_power", "dual_update", "power"]
 
 def power(f: torch.Tensor) -> torch.Tensor:
     """``tr(F F^H)`` per leading batch element: ``[..., M, m] -> [...]``."""
-    return f.abs().pow(2).sum(dim=(-2, -1))
+    if f.is_complex():  # on the real view: one pass, no complex abs
+        return torch.view_as_real(f.resolve_conj()).square().sum(dim=(-3, -2, -1))
+    return f.square().sum(dim=(-2, -1))
 
 
 def global_f(f_local: torch.Tensor, shared: bool, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -29,9 +31,8 @@ def global_f(f_local: torch.Tensor, shared: bool, weights: torch.Tensor | None =
 def project_power(f: torch.Tensor, budget: float) -> torch.Tensor:
     r"""Step 4: ``Π_𝒫`` onto ``{Z : tr(Z Z^H) ≤ P_T}``: unchanged inside, else scaled by
     ``sqrt(P_T / tr(Z Z^H))``. Per leading batch element."""
-    p = power(f)
-    scale = torch.where(p > budget, torch.sqrt(budget / p.clamp_min(1e-300)), torch.ones_like(p))
-    return f * scale[..., None, None].to(f.dtype)
+    scale = (budget / power(f)).clamp(max=1.0).sqrt()  # min(1, sqrt(P_T / tr)); tr = 0 -> 1
+    return f * scale[..., None, None]
 
 
 def dual_update(u: torch.Tensor, f: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

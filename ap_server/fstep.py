@@ -22,10 +22,12 @@ def local_f_step_closed(
 
     .. math:: F_k = (A_k^H A_k + ρ I)^{-1} (A_k^H R_{yx,k} + ρ (Z - U))
     """
-    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
-    rhs = cross + rho * (z - u)
-    chol = torch.linalg.cholesky(gram + rho * eye)
-    return torch.cholesky_solve(rhs, chol)
+    rhs = torch.add(cross, z - u, alpha=rho)
+    lhs = gram.clone()
+    lhs.diagonal(dim1=-2, dim2=-1).add_(rho)
+    # M x M and regularised by rho I: inverse-then-multiply is several times faster on CPU
+    # than cholesky_solve with the wide [M, m] right-hand side (python -m benchmarks)
+    return torch.cholesky_inverse(torch.linalg.cholesky(lhs)) @ rhs
 
 
 def solve_hermitian_sylvester(

@@ -13,7 +13,8 @@ def initial_f(
 
     - ``"pca"``: the leading ``M`` principal directions of the AP pilots, expressed in the
       whitened coordinates the ADMM works in (top eigenvectors of ``L^H L``, ``L`` the
-      whitening factor; for unwhitened pilots ``L`` is the covariance's Cholesky factor).
+      whitening factor; for unwhitened pilots ``L`` is the covariance's Cholesky factor), each
+      with its phase fixed (largest entry real positive) so F₀ does not depend on the eigensolver.
     - ``"first-k"``: the first ``M`` (whitened) features, like the First-K baseline.
     - ``"random"``: i.i.d. complex Gaussian, scaled to the budget.
 
@@ -25,7 +26,11 @@ def initial_f(
     f = torch.zeros(symbols, m, dtype=dtype, device=device)
     if kind == "pca":
         _, vecs = torch.linalg.eigh(chol.mH @ chol)
-        f[:k] = vecs[:, -k:].flip(-1).mH
+        vecs = vecs[:, -k:].flip(-1)
+        # an eigenvector's phase is arbitrary (it differs between float32/float64, CPU/GPU, LAPACK
+        # builds): fix it so that each vector's largest entry is real positive, F0 is then the same
+        lead = vecs.gather(0, vecs.abs().argmax(dim=0, keepdim=True))
+        f[:k] = (vecs * (lead.conj() / lead.abs().clamp_min(1e-30))).mH
     elif kind == "first-k":
         f[:k, :k] = torch.eye(k, dtype=dtype, device=device)
     elif kind == "random":

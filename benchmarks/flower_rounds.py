@@ -121,6 +121,13 @@ class Procs:
                 raise RuntimeError(f"{name} (pid {p.pid}) exited with {p.returncode}:\n{self.log(name)[-2000:]}")
 
     def stop_all(self, grace: float = 5.0) -> None:
+        for name, p in self.items:  # profilers first, with SIGINT: py-spy writes its output on it
+            if name.startswith("py-spy-") and p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    pass
         for _, p in reversed(self.items):
             _signal_group(p.pid, signal.SIGTERM)
         end = time.monotonic() + grace
@@ -256,8 +263,24 @@ def make_fast_pull_project(dst: Path) -> Path:
     return dst
 
 
+def start_py_spy(procs: "Procs", names: list[str], out_dir: Path, env: dict[str, str]) -> list[Path]:
+    """``py-spy record`` (collapsed stacks, with subprocesses) on the named processes, by PID;
+    each recorder ends when its target is stopped."""
+    if shutil.which("py-spy") is None:
+        raise RuntimeError("--py-spy needs py-spy on PATH (pip install py-spy)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pids = {name: p.pid for name, p in procs.items}
+    files = []
+    for name in names:
+        f = out_dir / f"{name}.txt"
+        procs.start(f"py-spy-{name}", ["py-spy", "record", "--pid", str(pids[name]), "--subprocesses",
+                                       "--rate", "50", "--format", "raw", "--output", str(f)], env)
+        files.append(f)
+    return files
+
+
 def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: Path, timeout: float,
-                   verbose: bool = False, project: Path = ROOT) -> dict:
+                   verbose: bool = False, project: Path = ROOT, py_spy: Path | None = None) -> dict:
     base = mode.removesuffix("+fastpull")
     if base not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)} (optionally +fastpull)")
@@ -310,6 +333,9 @@ def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: 
                 raise TimeoutError("SuperNodes did not connect in time")
             time.sleep(0.1)
         t_ready = time.monotonic()
+        if py_spy is not None:
+            spied = ["superlink", "supernode0"] + (["runner0"] if isolation == "process" else [])
+            start_py_spy(procs, spied, py_spy / tag, env)
         cfg = run_config(users, iterations, latents, out)
         rc = " ".join(f"{k}={json.dumps(v)}" for k, v in cfg.items())
         pgids = {name: p.pid for name, p in procs.items}
@@ -384,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     p.add_argument("--ap-poll", type=float, default=0.01, help="run config poll-interval of the AP [s]")
     p.add_argument("--verbose", action="store_true", help="runners log per-task timings, patched SuperNodes trace pulls")
+    p.add_argument("--py-spy", type=Path, default=None,
+                   help="record py-spy collapsed stacks of the SuperLink (+ServerApp), one SuperNode and one runner "
+                        "into this folder (see benchmarks/profile_stacks.py)")
     a = p.parse_args(argv)
     global AP_POLL
     AP_POLL = a.ap_poll
@@ -415,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'run->1st s':>10} {'load before/after':>24} {'busy cores':>10}")
             for m in modes:
                 try:
-                    r = run_deployment(m, k, a.iterations, latents, work, a.timeout, a.verbose)
+                    r = run_deployment(m, k, a.iterations, latents, work, a.timeout, a.verbose, py_spy=a.py_spy)
                 except Exception as e:  # noqa: BLE001 - report and go on with the next mode
                     print(f"{m:<20} FAILED: {e}", flush=True)
                     results.append({"mode": m, "users": k, "error": str(e)})

@@ -15,10 +15,10 @@ from ap_server.consensus import power
 from channel import make_generator
 from protocol.config import RunConfig
 from scenarios.problem import Problem
-from user_client import g_step, uplink_stats
-from user_client.objective import user_objective
+from user_client.gstep import uplink_stats_fused
+from user_client.objective import profiled_objective
 
-__all__ = ["SolveResult", "admm_solve", "centralised_solve", "profile_objective", "initial_state_f"]
+__all__ = ["SolveResult", "admm_solve", "centralised_solve", "profile_objective", "round_stats", "initial_state_f"]
 
 
 @dataclass
@@ -33,9 +33,14 @@ class SolveResult:
 
 def profile_objective(prob: Problem, f: torch.Tensor) -> torch.Tensor:
     """Per-user objective ``J_k`` at ``F`` with each user's optimal ``G_k`` (``[K]``)."""
-    hf = prob.h_est @ f
-    g = g_step(hf, prob.rxx, prob.ryx, prob.noise_var)
-    return user_objective(g, hf, prob.rxx, prob.ryx, prob.ryy_trace, prob.noise_var)
+    return profiled_objective(f, prob.h_est, prob.rxx, prob.tyy, prob.ryy_trace, prob.noise_var)
+
+
+def round_stats(prob: Problem, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All users' G-step and uplink ``(A^H A, A^H R_yx)`` at ``F``, batched, in the fused
+    ``M``-dimensional form (:func:`user_client.gstep.uplink_stats_fused`; same numbers as
+    ``g_step`` + ``uplink_stats``, which the Flower users run)."""
+    return uplink_stats_fused(f, prob.h_est, prob.rxx, prob.tyy, prob.noise_var)
 
 
 def initial_state_f(prob: Problem, cfg: RunConfig) -> torch.Tensor:
@@ -58,9 +63,7 @@ def admm_solve(
     history: list[dict] = []
     it = 0
     for it in range(1, cfg.iterations + 1):
-        hf = prob.h_est @ state.f
-        g = g_step(hf, prob.rxx, prob.ryx, prob.noise_var)
-        gram, cross = uplink_stats(g, prob.h_est, prob.ryx)
+        gram, cross = round_stats(prob, state.f)
         state, res = ap_update(state, gram, cross, cfg.rho, cfg.power, shared=shared, rxx=rxx)
         rec = {"iteration": it, "primal_residual": res.primal, "dual_residual": res.dual,
                "tr_FFH": float(power(state.f).max())}
@@ -84,9 +87,7 @@ def centralised_solve(
     prev = float("inf")
     it = 0
     for it in range(1, cfg.iterations + 1):
-        hf = prob.h_est @ f
-        g = g_step(hf, prob.rxx, prob.ryx, prob.noise_var)
-        gram, cross = uplink_stats(g, prob.h_est, prob.ryx)
+        gram, cross = round_stats(prob, f)
         f = constrained_f_step(gram.sum(0), cross.sum(0), prob.rxx, cfg.power).unsqueeze(0)
         obj = float(profile_objective(prob, f).sum())
         rec = {"iteration": it, "objective": obj, "tr_FFH": float(power(f).max())}

@@ -1,5 +1,5 @@
 """The ``semalign`` command line: ``run``, ``compare``, ``sweep``, ``launch``, ``ap``, ``user``, ``certs``,
-``scenario NAME``, ``encoders build|list``."""
+``scenario NAME``, ``encoders build|list``, ``bench``."""
 from __future__ import annotations
 
 import argparse
@@ -161,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_certs.add_argument("--out", type=Path, required=True, help="folder for the files")
     p_certs.add_argument("--host", default="127.0.0.1", help="AP address the certificate is valid for")
     p_certs.add_argument("--users", type=int, default=0, help="also make node-auth key pairs for this many users")
+
+    p_bench = sub.add_parser("bench", help="performance suite: engine vs straightforward, scaling, roofline, precision, GPU")
+    g_bench = p_bench.add_mutually_exclusive_group()
+    g_bench.add_argument("--quick", action="store_true", help="quick profile (< 5 min on 2 idle cores)")
+    g_bench.add_argument("--profile", choices=("tiny", "quick", "full"), help="profile (default: full)")
+    p_bench.add_argument("--out", type=Path, help="write bench.json and PNG figures to this folder")
+    p_bench.add_argument("--seed", type=int, default=0, help="seed of the random problem data")
 
     from scenarios.special import add_scenario_parsers
 
@@ -383,6 +390,15 @@ def _cmd_user(args: argparse.Namespace) -> int:
                       max_wait_time=args.max_wait_time)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        from benchmarks.__main__ import run_bench
+    except ImportError:
+        raise ConfigError("semalign bench needs the repository's benchmarks/ package: run it from the "
+                          "repository root (or with it on PYTHONPATH)") from None
+    return run_bench(args)
+
+
 def _cmd_certs(args: argparse.Namespace) -> int:
     from ap_server.certs import make_node_keys, make_tls
 
@@ -420,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from scenarios.special import run_scenario
 
             return run_scenario(args)
-        commands = {"sweep": _cmd_sweep, "compare": _cmd_compare, "launch": _cmd_launch, "ap": _cmd_ap, "user": _cmd_user, "certs": _cmd_certs}
+        commands = {"sweep": _cmd_sweep, "compare": _cmd_compare, "launch": _cmd_launch, "ap": _cmd_ap, "user": _cmd_user, "certs": _cmd_certs,
+                    "bench": _cmd_bench}
         if args.command in commands:
             return commands[args.command](args)
     except ConfigError as e:

@@ -7,6 +7,7 @@ from the same per-device functions the Flower runtime's AP and users call
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from protocol.packing import complex_dim, unpack
 from protocol.pilots import prepare_side, select_pilots
 from protocol.whitening import Whitener
 from scenarios.latents import LatentData
+from user_client.gstep import ryx_gram
 
 __all__ = ["Problem", "build_problem", "resolve_device"]
 
@@ -58,6 +60,11 @@ class Problem:
     @property
     def n(self) -> int:
         return self.x.shape[-1]
+
+    @cached_property
+    def tyy(self) -> torch.Tensor:
+        """``R_yxᴴ R_yx`` ``[K, m, m]``, formed once: rounds then cost O(R m²) per user (DESIGN.md §3)."""
+        return ryx_gram(self.ryx)
 
     def decode_user(self, k: int, y_hat_w: torch.Tensor) -> np.ndarray:
         """User k's whitened complex estimate ``[p, N]`` → its real latents ``[N, d_k]``."""
