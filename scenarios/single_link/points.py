@@ -46,11 +46,20 @@ def pilots_of(data: LatentData, fraction: float) -> int:
     return max(2, int(round(fraction * data.ap_train.shape[0])))
 
 
+def whitens(data: LatentData, pilots: int) -> bool:
+    """Pre-whiten (DESIGN.md §2) only with at least twice as many pilots as complex features on
+    either side; with fewer the pilot covariance is (nearly) singular and whitening would blow up
+    the directions the pilots do not span, so both sides use their raw packed latents."""
+    dims = (complex_dim(data.ap_train.shape[1]), complex_dim(data.users[0].dim))
+    return pilots >= 2 * max(dims)
+
+
 def run_config(cfg: SingleLinkConfig, data: LatentData, spec: PointSpec) -> RunConfig:
     """The core's :class:`RunConfig` for this point: one user, N_T = N_R."""
-    return RunConfig(users=1, tx_antennas=cfg.antennas, rx_antennas=cfg.antennas, channel_uses=spec.channel_uses,
+    n = pilots_of(data, spec.pilot_fraction)
+    return RunConfig(whiten=whitens(data, n), users=1, tx_antennas=cfg.antennas, rx_antennas=cfg.antennas, channel_uses=spec.channel_uses,
                      snr_db=spec.snr_db, power=cfg.power, iterations=cfg.iterations, rho=cfg.rho, seed=spec.seed,
-                     pilots=pilots_of(data, spec.pilot_fraction), test_samples=cfg.test_samples,
+                     pilots=n, test_samples=cfg.test_samples,
                      ap_encoder=data.ap_name, user_encoders=(data.users[0].name,), threads=cfg.threads)
 
 
@@ -97,6 +106,6 @@ def run_point(cfg: SingleLinkConfig, data: LatentData, spec: PointSpec, checkpoi
     else:
         raise ValueError(f"unknown method {spec.method!r}")
     user = evaluate_users(prob, data, y_hat)[0]
-    return {**asdict(spec), "pilots": prob.n, "compression": compression(cfg, data, spec.channel_uses),
+    return {**asdict(spec), "pilots": prob.n, "whitened": rc.whiten, "compression": compression(cfg, data, spec.channel_uses),
             "accuracy": user["accuracy"], "mse": user["mse"], "nmse": user["nmse"],
             "oracle_accuracy": user["oracle_accuracy"], **extra, "wall_time_s": time.perf_counter() - start}

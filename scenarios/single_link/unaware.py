@@ -23,7 +23,7 @@ def reduced_rank_alignment(rxx: torch.Tensor, ryx: torch.Tensor, rank: int) -> t
     """``(E, D)`` with ``E`` ``[rank, m]`` (rows orthonormal in the ``R_xx`` metric) and ``D``
     ``[p, rank]`` minimising ``E‖y − D E x‖²``; zero rows/columns when ``rank > min(p, m)``."""
     lam, q = torch.linalg.eigh(rxx)
-    lam = lam.clamp_min(1e-12)
+    lam = lam.clamp_min(1e-9 * float(lam.max().clamp_min(1e-30)))
     inv_half = q @ torch.diag(lam.rsqrt()).to(q.dtype) @ q.mH
     t_half = ryx @ inv_half  # T R_xx^{1/2} = R_yx R_xx^{-1/2}
     u, s, vh = torch.linalg.svd(t_half, full_matrices=False)
