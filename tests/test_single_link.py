@@ -209,7 +209,7 @@ def test_cli_tiny_run_writes_csv_figures_and_summary(tiny_zoo, tmp_path, capsys)
     argv = ["scenario", "single-link", "--quick", "--out", str(out), "--zoo-profile", "tiny", "--cache-dir",
             str(tiny_zoo), "--tx-encoder", TX, "--rx-encoder", RX, "--channel-uses", "1,4", "--snrs", "10",
             "--pilot-fractions", "0.1,1", "--betas", "0,40", "--steps", "30", "--hidden", "8",
-            "--test-samples", "300", "--methods", "neural,linear,unaware-mmse,top-k,oracle", "--no-progress"]
+            "--test-samples", "300", "--iterations", "20", "--methods", "neural,linear,unaware-mmse,top-k,oracle", "--no-progress"]
     assert main(argv) == 0
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {r["sweep"] for r in rows} == {"zeta", "snr", "pilots", "sparsity"}

@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3)")
     p.add_argument("--hidden", type=int, help="complex hidden width of precoder and decoder")
     p.add_argument("--activation", choices=("gelu", "relu"), help="g of act(z) = g(|z|+b)·e^{i∠z}")
+    p.add_argument("--neural-loss", dest="neural_loss", choices=("latent", "whitened"),
+                   help="neural MSE in the RX's own latent space (default) or its whitened coordinates")
     p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, help="steps between checkpoints")
     p.add_argument("--zoo-profile", dest="zoo_profile", choices=("default", "tiny"), help="encoder zoo budget")
     p.add_argument("--cache-dir", dest="cache_dir", type=Path, help="encoder/latent cache folder")
@@ -65,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 _FIELDS = ("tx_encoder", "rx_encoder", "antennas", "snr_db", "power", "channel_uses", "snrs", "pilot_fractions",
            "betas", "seeds", "methods", "sweeps", "test_samples", "iterations", "rho", "steps", "batch_size", "lr",
-           "hidden", "activation", "checkpoint_every", "zoo_profile", "cache_dir", "data_dir", "paper", "cifar_dir",
+           "hidden", "activation", "neural_loss", "checkpoint_every", "zoo_profile", "cache_dir", "data_dir", "paper", "cifar_dir",
            "tx_weights", "rx_weights", "threads", "progress")
 
 
@@ -85,7 +87,7 @@ def _header(cfg, data, args, n_points: int) -> str:
     return (f"TX encoder **{data.ap_name}** (d_T={data.ap_train.shape[1]}), RX encoder **{data.users[0].name}** "
             f"(d_R={data.users[0].dim}), data {data.source}, {data.ap_train.shape[0]} train / "
             f"{min(cfg.test_samples, data.ap_test.shape[0])} test vectors; N_T=N_R={cfg.antennas}, P_T={cfg.power:g}; "
-            f"neural: hidden {cfg.hidden}, {cfg.activation}, {cfg.steps} steps, batch {cfg.batch_size}, lr {cfg.lr:g}; "
+            f"neural: hidden {cfg.hidden}, {cfg.activation}, MSE in {cfg.neural_loss} space, {cfg.steps} steps, batch {cfg.batch_size}, lr {cfg.lr:g}; "
             f"linear: ADMM {cfg.iterations} iterations, ρ={cfg.rho:g}; seeds {', '.join(map(str, cfg.seeds))}; "
             f"{n_points} points. Command: `semalign scenario single-link {' '.join(sys.argv[3:]) if len(sys.argv) > 3 else ''}`")
 

@@ -12,10 +12,10 @@ __all__ = ["SingleLinkConfig", "METHODS", "QUICK", "FULL"]
 #: methods of a point; ``oracle`` is the receiver's classifier on its own clean latents.
 METHODS = ("neural", "linear", "unaware-mmse", "unaware-zf", "first-k", "top-k", "oracle")
 
-FULL = dict(channel_uses=(1, 2, 4, 8, 16, 32), snrs=(-10.0, 0.0, 10.0, 20.0, 30.0),
+FULL = dict(channel_uses=(1, 2, 4, 8, 16, 32, 64), snrs=(-10.0, 0.0, 10.0, 20.0, 30.0),
             pilot_fractions=(0.01, 0.1, 1.0), betas=(0.0, 1.0, 3.0, 10.0, 30.0, 60.0, 100.0),
             seeds=(27, 42, 100), steps=3000, hidden=256, test_samples=5000)
-QUICK = dict(channel_uses=(1, 4, 16), snrs=(0.0, 20.0), pilot_fractions=(0.01, 0.1, 1.0),
+QUICK = dict(channel_uses=(1, 4, 16, 64), snrs=(0.0, 20.0), pilot_fractions=(0.01, 0.1, 1.0),
              betas=(0.0, 10.0, 30.0, 100.0), seeds=(42,), steps=800, hidden=128, test_samples=2000)
 
 
@@ -44,6 +44,8 @@ class SingleLinkConfig(BaseModel):
     lr: float = Field(2e-3, gt=0, lt=1)
     hidden: int = Field(QUICK["hidden"], ge=1, le=8192)
     activation: Literal["gelu", "relu"] = "gelu"
+    neural_loss: Literal["latent", "whitened"] = Field(
+        "latent", description="MSE of the RX's own latents (un-whitened) or of its whitened coordinates")
     checkpoint_every: int = Field(100, ge=1)
     zoo_profile: Literal["default", "tiny"] = "default"
     cache_dir: Path | None = None
@@ -88,4 +90,4 @@ class SingleLinkConfig(BaseModel):
     def snr_uses(self) -> int:
         """c of the SNR sweep: the middle of the ζ sweep."""
         cs = sorted(self.channel_uses)
-        return cs[len(cs) // 2]
+        return cs[(len(cs) - 1) // 2]

@@ -77,8 +77,9 @@ def _neural(cfg: SingleLinkConfig, prob: Problem, spec: PointSpec, checkpoint: P
                              checkpoint_every=cfg.checkpoint_every, seed=spec.seed)
     noise = float(prob.noise_var[0])
     desc = f"neural c={spec.channel_uses} snr={spec.snr_db:g} n={prob.n} β={spec.beta:g}"
+    metric = prob.user_whiteners[0].chol if cfg.neural_loss == "latent" else None
     hist = train_neural(model, prob.x.T.contiguous(), prob.y[0].T.contiguous(), prob.h_est[0], noise, settings,
-                        checkpoint, progress=cfg.progress, desc=desc)
+                        checkpoint, progress=cfg.progress, desc=desc, metric=metric)
     rows, worst = decode_neural(model, prob.x_test.T.contiguous(), prob.h[0], noise,
                                 make_generator(spec.seed, "eval-noise-0"))
     nnz = nonzero_weights(model)

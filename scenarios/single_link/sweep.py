@@ -26,9 +26,10 @@ CSV_COLUMNS = ("sweep", "panel", "x_name", "x", "method", "seed", "accuracy", "m
 X_NAMES = {"zeta": "compression factor ζ = N_T·c / ⌈d_T/2⌉", "snr": "SNR [dB]",
            "pilots": "pilots (fraction of the training split)", "sparsity": "sparsity weight β (τ = lr·β)"}
 
-# settings a stored result depends on besides its PointSpec
-_FINGERPRINT_FIELDS = ("tx_encoder", "rx_encoder", "antennas", "power", "test_samples", "iterations", "rho", "steps",
-                       "batch_size", "lr", "hidden", "activation", "zoo_profile", "paper")
+# settings a stored result depends on besides its PointSpec (the neural ones only for the neural model)
+_FINGERPRINT_FIELDS = ("tx_encoder", "rx_encoder", "antennas", "power", "test_samples", "iterations", "rho",
+                       "zoo_profile", "paper")
+_NEURAL_FIELDS = ("steps", "batch_size", "lr", "hidden", "activation", "neural_loss")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class SweepPoint:
 
 def point_key(cfg: SingleLinkConfig, spec: PointSpec) -> str:
     """Stable name of a point's result: the same computation in two sweeps is stored once."""
-    fp = {k: getattr(cfg, k) for k in _FINGERPRINT_FIELDS}
+    fields = _FINGERPRINT_FIELDS + (_NEURAL_FIELDS if spec.method == "neural" else ())
+    fp = {k: getattr(cfg, k) for k in fields}
     text = json.dumps([asdict(spec), fp], sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 

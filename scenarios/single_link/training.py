@@ -61,16 +61,20 @@ def train_neural(
     progress: bool = True,
     desc: str = "neural",
     on_step: Callable[[int], None] | None = None,
+    metric: torch.Tensor | None = None,
 ) -> dict:
     """Train ``model`` on pilot rows ``x`` ``[n, m]`` → ``y`` ``[n, p]`` through ``h`` ``[R, M]``.
 
     Resumes from ``checkpoint`` when it exists and was written for the same settings and shapes.
-    ``on_step(step)`` is called after every finished step (tests use it to interrupt). Returns the
+    ``on_step(step)`` is called after every finished step (tests use it to interrupt). ``metric``
+    ``[p, p]`` maps decoder-space errors to the space the MSE is measured in (the RX's un-whitening
+    factor ``L``: loss ``mean ‖L(ŷ − y)‖²``, the MSE of the RX's own latents); ``None`` = identity. Returns the
     history: per-step loss (every 10 steps), the largest deviation of any transmitted batch's
     mean energy from ``P_T``, and the number of zero weights after each checkpoint.
     """
     fingerprint = {**asdict(settings), "x": list(x.shape), "y": list(y.shape), "h": list(h.shape),
-                   "noise_var": float(noise_var)}
+                   "noise_var": float(noise_var),
+                   "metric": None if metric is None else float(metric.abs().sum())}
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     gens = {"batch": make_generator(settings.seed, "neural-batches"),
             "noise": make_generator(settings.seed, "neural-train-noise")}
@@ -96,7 +100,10 @@ def train_neural(
                                          abs(float(batch_power(s.detach())) - model.budget))
         r = s @ h.T
         y_hat = model.decoder(add_noise(r, noise_var, gens["noise"]))
-        loss = (y_hat - y[idx]).abs().pow(2).sum(-1).mean()
+        err = y_hat - y[idx]
+        if metric is not None:
+            err = err @ metric.T
+        loss = err.abs().pow(2).sum(-1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
