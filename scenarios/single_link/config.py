@@ -16,7 +16,7 @@ FULL = dict(channel_uses=(1, 2, 4, 8, 16, 32, 64), snrs=(-10.0, 0.0, 10.0, 20.0,
             pilot_fractions=(0.01, 0.1, 1.0), betas=(0.0, 1.0, 3.0, 10.0, 30.0, 60.0, 100.0),
             seeds=(27, 42, 100), steps=3000, hidden=256, test_samples=5000)
 QUICK = dict(channel_uses=(1, 4, 16, 64), snrs=(0.0, 20.0), pilot_fractions=(0.01, 0.1, 1.0),
-             betas=(0.0, 10.0, 30.0, 100.0), seeds=(42,), steps=800, hidden=128, test_samples=2000)
+             betas=(0.0, 10.0, 30.0, 60.0, 100.0), seeds=(42,), steps=800, hidden=128, test_samples=2000)
 
 
 class SingleLinkConfig(BaseModel):

@@ -47,7 +47,8 @@ def _plot_flops(rows: list[dict], path: Path) -> Path | None:
     oracle = [float(r["oracle_accuracy"]) for r in sp if r["oracle_accuracy"] is not None]
     if oracle:
         ax.axhline(np.mean(oracle), color="k", ls="--", lw=1, label="oracle")
-    ax.set_xscale("symlog", linthresh=1000)
+    ax.set_xscale("symlog", linthresh=100)  # log above 100 FLOPs, 0 (everything pruned) still shown
+    ax.set_xlim(left=0)
     ax.set_xlabel("real FLOPs per latent vector (8 · non-zero complex weights)")
     ax.set_ylabel("RX task accuracy")
     ax.set_title(sp[0]["panel"], fontsize=8)
