@@ -89,7 +89,13 @@ def _header(cfg, data, args, n_points: int) -> str:
             f"{min(cfg.test_samples, data.ap_test.shape[0])} test vectors; N_T=N_R={cfg.antennas}, P_T={cfg.power:g}; "
             f"neural: hidden {cfg.hidden}, {cfg.activation}, MSE in {cfg.neural_loss} space, {cfg.steps} steps, batch {cfg.batch_size}, lr {cfg.lr:g}; "
             f"linear: ADMM {cfg.iterations} iterations, ρ={cfg.rho:g}; seeds {', '.join(map(str, cfg.seeds))}; "
-            f"{n_points} points. Command: `semalign scenario single-link {' '.join(sys.argv[3:]) if len(sys.argv) > 3 else ''}`")
+            f"{n_points} points. Command: {_command()}")
+
+
+def _command() -> str:
+    if sys.argv[1:3] == ["scenario", "single-link"]:
+        return "`semalign scenario single-link " + " ".join(sys.argv[3:]) + "`"
+    return "(called from Python)"
 
 
 def main(args: argparse.Namespace) -> int:
