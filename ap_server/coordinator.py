@@ -160,7 +160,8 @@ class Coordinator:
         if not replies:
             raise RuntimeError(f"round {self.round}: no user answered")
         rxx = None if self.cfg.whiten else self.rxx
-        self.state, res = ap_update(self.state, gram, cross, self.cfg.rho, self.cfg.power, True, rxx, weights)
+        self.state, res = ap_update(self.state, gram, cross, self.cfg.rho, self.cfg.power, True, rxx, weights,
+                                    self.cfg.aggregation, self.cfg.trim)
         rec = {"iteration": self.round, "primal_residual": res.primal, "dual_residual": res.dual,
                "tr_FFH": float(power(self.state.f).max()), "answered": sorted(replies)}
         if wall_time is not None:

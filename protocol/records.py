@@ -4,6 +4,9 @@ Arrays travel in an ``ArrayRecord`` (complex64/complex128 survive bit for bit); 
 field as one JSON string in a ``ConfigRecord``. Decoding returns a plain dict that the
 receiver validates with the message model (and its context), so a malformed record is a
 :class:`RecordError` or a validation error — never a crash.
+
+The size of a record is measured from its raw bytes (:func:`record_nbytes`) and checked
+against a limit *before* any array or JSON is decoded (``from_record(..., max_bytes=)``).
 """
 from __future__ import annotations
 
@@ -14,13 +17,17 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
 from pydantic import BaseModel
 
-__all__ = ["RecordError", "to_record", "dict_to_record", "from_record"]
+__all__ = ["RecordError", "PayloadTooLarge", "to_record", "dict_to_record", "from_record", "record_nbytes"]
 
 ARRAYS, FIELDS = "arrays", "fields"
 
 
 class RecordError(ValueError):
     """A record that is not a message of this protocol."""
+
+
+class PayloadTooLarge(RecordError):
+    """A record whose raw bytes exceed the configured limit (checked before decoding)."""
 
 
 def to_record(msg: BaseModel) -> RecordDict:
@@ -34,13 +41,39 @@ def dict_to_record(data: dict[str, Any]) -> RecordDict:
     return RecordDict({ARRAYS: ArrayRecord(arrays), FIELDS: ConfigRecord({"json": json.dumps(fields)})})
 
 
-def from_record(content: RecordDict) -> dict[str, Any]:
-    """The message's fields as a dict (arrays as numpy arrays), not yet validated."""
+def record_nbytes(content: RecordDict) -> int:
+    """Raw payload bytes of a record: every array's serialized data and every config value's
+    text, without decoding anything (what the size limit is checked against)."""
+    total = 0
     try:
-        fields = json.loads(content.config_records[FIELDS]["json"])
-        arrays = {k: v.numpy() for k, v in content.array_records[ARRAYS].items()}
-    except (KeyError, TypeError, ValueError) as e:
+        for rec in content.array_records.values():
+            for arr in rec.values():
+                total += len(getattr(arr, "data", b"") or b"")
+        for rec in content.config_records.values():
+            for v in rec.values():
+                total += len(v) if isinstance(v, (str, bytes)) else 8
+    except (AttributeError, TypeError) as e:
         raise RecordError(f"not a semalign message record: {type(e).__name__}: {e}") from None
+    return total
+
+
+def from_record(content: RecordDict, max_bytes: int | None = None) -> dict[str, Any]:
+    """The message's fields as a dict (arrays as numpy arrays), not yet validated.
+
+    ``max_bytes``: refuse (:class:`PayloadTooLarge`) a record whose raw bytes exceed it,
+    before decoding. Anything that is not a record of this protocol is a :class:`RecordError`."""
+    if max_bytes is not None:
+        size = record_nbytes(content)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"payload of {size} bytes exceeds the limit of {max_bytes} bytes (not decoded)")
+    try:
+        text = content.config_records[FIELDS]["json"]
+        if not isinstance(text, str):
+            raise TypeError(f"fields are {type(text).__name__}, not JSON text")
+        fields = json.loads(text)
+        arrays = {k: v.numpy() for k, v in content.array_records[ARRAYS].items()}
+    except (KeyError, TypeError, ValueError, AttributeError, EOFError, OSError, RecursionError) as e:
+        raise RecordError(f"not a semalign message record: {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(fields, dict):
         raise RecordError("message fields are not a JSON object")
     overlap = set(fields) & set(arrays)

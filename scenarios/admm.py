@@ -61,7 +61,8 @@ def admm_solve(
         hf = prob.h_est @ state.f
         g = g_step(hf, prob.rxx, prob.ryx, prob.noise_var)
         gram, cross = uplink_stats(g, prob.h_est, prob.ryx)
-        state, res = ap_update(state, gram, cross, cfg.rho, cfg.power, shared=shared, rxx=rxx)
+        state, res = ap_update(state, gram, cross, cfg.rho, cfg.power, shared=shared, rxx=rxx,
+                               aggregation=cfg.aggregation, trim=cfg.trim)
         rec = {"iteration": it, "primal_residual": res.primal, "dual_residual": res.dual,
                "tr_FFH": float(power(state.f).max())}
         if track:
