@@ -6,6 +6,7 @@ A bad message from one user is logged with its id and dropped; the round goes on
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -68,6 +69,8 @@ class Coordinator:
         self.ledger = ByteLedger()
         self.history: list[dict] = []
         self.round_times: list[float] = []
+        self._asked: dict[int, dict[int, bytes]] = {}  # user -> round -> digest of the request payload
+        self._sent: dict[int, dict[bytes, int]] = {}  # user -> digest of reply arrays -> first round seen
 
     # -- handshake ---------------------------------------------------------------------------
     def params(self) -> RunParameters:
@@ -117,6 +120,7 @@ class Coordinator:
 
     def round_request(self, user_id: int) -> RoundRequest:
         msg = RoundRequest(round=self.round, user_id=user_id, payload=self._payload(user_id, self.state.f[0]))
+        self._asked.setdefault(user_id, {})[self.round] = _digest(msg.payload)
         self.ledger.add(self.round + 1, "downlink", user_id, array_bytes([msg.payload]))
         return msg
 
@@ -125,18 +129,33 @@ class Coordinator:
         cols = self.n if self.cfg.protocol == "paper" else self.m
         return {"gram_shape": (big_m, big_m), "cross_shape": (big_m, cols)}
 
+    def reject(self, sender: int, reason: str) -> None:
+        """Log a rejected reply of user ``sender`` and keep the reason in its status."""
+        log.warning("round %d: reply of user %d rejected: %s", self.round, sender, reason)
+        if sender in self.users:
+            self.users[sender].rejected.append(f"round {self.round}: {reason}")
+
     def accept_reply(self, sender: int, data: dict) -> RoundReply | None:
-        """Validate a round reply from user ``sender`` (shape, dtype, finiteness, id, round)."""
+        """Validate a round reply from user ``sender`` (shape, dtype, finiteness, id, round,
+        replay). A *replay* is a reply whose arrays are bit-identical to ones this user sent
+        before in answer to a different request: the round number alone cannot catch it,
+        since whoever re-sends a captured reply can rewrite that field."""
         if sender not in self.users:
             log.warning("round %d: reply from unknown user %s rejected", self.round, sender)
             return None
+        digest = _digest(data.get("gram"), data.get("cross")) if isinstance(data, dict) else None
+        asked = self._asked.get(sender, {}).get(self.round)
+        if digest is not None:
+            seen = self._sent.setdefault(sender, {})
+            first = seen.setdefault(digest, self.round)
+            if first != self.round and self._asked.get(sender, {}).get(first) != asked:
+                self.reject(sender, f"replayed: arrays identical to its reply of round {first}")
+                return None
         ctx = {"round": self.round, "user_id": sender, **self.reply_shapes()}
         try:
             reply = RoundReply.model_validate(data, context=ctx)
         except ValidationError as e:
-            reason = _one_line(e)
-            log.warning("round %d: reply of user %d rejected: %s", self.round, sender, reason)
-            self.users[sender].rejected.append(f"round {self.round}: {reason}")
+            self.reject(sender, _one_line(e))
             return None
         self.ledger.add(self.round + 1, "uplink", sender, array_bytes([reply.gram, reply.cross]))
         return reply
@@ -257,6 +276,17 @@ class Coordinator:
             self.users.setdefault(int(k), UserStatus(**v))
         log.info("resumed from %s at round %d", path, self.round)
         return True
+
+
+def _digest(*arrays) -> bytes | None:
+    """SHA-256 over the arrays' dtype, shape and bytes (``None`` unless all are arrays)."""
+    if not all(isinstance(a, np.ndarray) for a in arrays):
+        return None
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.digest()
 
 
 def _one_line(err: ValidationError) -> str:

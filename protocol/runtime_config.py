@@ -41,6 +41,7 @@ class UserSettings(BaseModel):
     zoo_profile: str | None = None
     latents: Path | None = None
     fault: str | None = Field(None, description="fault drill, e.g. 'nan@3,crash@5' (user_client.faults)")
+    audit: Path | None = Field(None, description="append every uplink record's keys and shapes here (user_client.audit)")
 
     @field_validator("fault")
     @classmethod
