@@ -10,6 +10,7 @@ against a limit *before* any array or JSON is decoded (``from_record(..., max_by
 """
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -36,7 +37,7 @@ def to_record(msg: BaseModel) -> RecordDict:
 
 def dict_to_record(data: dict[str, Any]) -> RecordDict:
     """A message's fields (arrays as numpy arrays) as a record, without validation."""
-    arrays = {k: Array(np.ascontiguousarray(v)) for k, v in data.items() if isinstance(v, np.ndarray)}
+    arrays = {k: Array(np.asarray(v, order="C")) for k, v in data.items() if isinstance(v, np.ndarray)}  # keeps 0-d
     fields = {k: v for k, v in data.items() if not isinstance(v, np.ndarray)}
     return RecordDict({ARRAYS: ArrayRecord(arrays), FIELDS: ConfigRecord({"json": json.dumps(fields)})})
 
@@ -71,8 +72,8 @@ def from_record(content: RecordDict, max_bytes: int | None = None) -> dict[str, 
         if not isinstance(text, str):
             raise TypeError(f"fields are {type(text).__name__}, not JSON text")
         fields = json.loads(text)
-        arrays = {k: v.numpy() for k, v in content.array_records[ARRAYS].items()}
-    except (KeyError, TypeError, ValueError, AttributeError, EOFError, OSError, RecursionError) as e:
+        arrays = {k: _decode_array(v) for k, v in content.array_records[ARRAYS].items()}
+    except (KeyError, TypeError, ValueError, AttributeError, EOFError, OSError, RecursionError, MemoryError) as e:
         raise RecordError(f"not a semalign message record: {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(fields, dict):
         raise RecordError("message fields are not a JSON object")
@@ -80,3 +81,25 @@ def from_record(content: RecordDict, max_bytes: int | None = None) -> dict[str, 
     if overlap:
         raise RecordError(f"fields given twice: {sorted(overlap)}")
     return {**fields, **arrays}
+
+
+def _decode_array(arr: Array) -> np.ndarray:
+    """An ``Array``'s numpy value, after checking that its ``.npy`` header announces exactly
+    the bytes that follow (a forged header could otherwise make ``np.load`` allocate an
+    array of any size before noticing the data is short). No pickles, plain dtypes only."""
+    if arr.stype != "numpy.ndarray":
+        raise TypeError(f"array serialization {arr.stype!r} is not numpy.ndarray")
+    buf = io.BytesIO(arr.data)
+    major, _ = np.lib.format.read_magic(buf)
+    if major == 1:
+        shape, _, dtype = np.lib.format.read_array_header_1_0(buf)
+    elif major in (2, 3):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(buf)
+    else:
+        raise ValueError(f"unsupported .npy format version {major}")
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise TypeError(f"array dtype {dtype} is not a plain numeric type")
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if expected != len(arr.data) - buf.tell():
+        raise ValueError(f"array header announces {expected} bytes of data, {len(arr.data) - buf.tell()} follow")
+    return arr.numpy()
