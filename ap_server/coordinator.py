@@ -265,12 +265,16 @@ class Coordinator:
         path = Path(folder) / STATE_FILE
         if not path.exists():
             return False
-        with np.load(path) as f:
-            meta = json.loads(str(f["meta"]))
-            if meta["config"] != self.cfg.model_dump(mode="json"):
-                raise ValueError(f"checkpoint {path} belongs to a different run configuration")
-            self.state = APState(f=torch.from_numpy(f["F"]), z=torch.from_numpy(f["Z"]),
-                                 u=torch.from_numpy(f["U"]), round=int(meta["round"]))
+        try:
+            with np.load(path) as f:
+                meta = json.loads(str(f["meta"]))
+                arrays = {k: torch.from_numpy(f[k]) for k in ("F", "Z", "U")}
+        except Exception as e:  # noqa: BLE001 — any damage: one clear error, nothing half-restored
+            raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
+                             "move it away to start afresh") from None
+        if meta["config"] != self.cfg.model_dump(mode="json"):
+            raise ValueError(f"checkpoint {path} belongs to a different run configuration")
+        self.state = APState(f=arrays["F"], z=arrays["Z"], u=arrays["U"], round=int(meta["round"]))
         self.history = meta["history"]
         for k, v in meta["users"].items():
             self.users.setdefault(int(k), UserStatus(**v))

@@ -18,7 +18,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from ap_server.coordinator import Coordinator
 from ap_server.latents import load_ap_latents
-from protocol.atomic import write_json_atomic
+from protocol.atomic import check_writable, write_json_atomic
 from protocol.config import RunConfig
 from protocol.records import PayloadTooLarge, RecordError, from_record, to_record
 from protocol.runtime_config import RuntimeSettings, split_run_config
@@ -174,10 +174,9 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
+    out = check_writable(Path(rt.out_dir))  # an unwritable folder fails here, before any work
     name, train, test = load_ap_latents(cfg)
     coord = Coordinator(cfg, train, test, name)
-    out = Path(rt.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if rt.resume:
         coord.restore(out)
     node_user: dict[int, int] = {}
