@@ -90,13 +90,16 @@ def _decode_array(arr: Array) -> np.ndarray:
     if arr.stype != "numpy.ndarray":
         raise TypeError(f"array serialization {arr.stype!r} is not numpy.ndarray")
     buf = io.BytesIO(arr.data)
-    major, _ = np.lib.format.read_magic(buf)
-    if major == 1:
-        shape, _, dtype = np.lib.format.read_array_header_1_0(buf)
-    elif major in (2, 3):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(buf)
-    else:
-        raise ValueError(f"unsupported .npy format version {major}")
+    try:  # numpy parses the header with ast/tokenize: a damaged one can raise SyntaxError & co
+        major, _ = np.lib.format.read_magic(buf)
+        if major == 1:
+            shape, _, dtype = np.lib.format.read_array_header_1_0(buf)
+        elif major in (2, 3):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(buf)
+        else:
+            raise ValueError(f"unsupported .npy format version {major}")
+    except Exception as e:  # noqa: BLE001 — anything wrong with the header is a malformed record
+        raise ValueError(f"damaged .npy header: {type(e).__name__}: {str(e)[:100]}") from None
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise TypeError(f"array dtype {dtype} is not a plain numeric type")
     expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
