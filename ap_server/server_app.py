@@ -184,7 +184,7 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
     retired: set[int] = set()  # nodes replaced by a reconnect of their user
     first = _wait_for_nodes(grid, cfg.users, rt.min_users, rt.join_timeout, rt.poll_interval)
     _admit(grid, coord, first, node_user, rt, late, retired)
-    refused = _Backoff({n: coord.round for n in first if n not in node_user})
+    refused = _Backoff({n: coord.round - 1 for n in first if n not in node_user})  # asked again at once
     startup = time.perf_counter() - t0
     round_times = []
     while not coord.converged():

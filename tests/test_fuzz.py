@@ -310,3 +310,15 @@ def test_profile_sizes():
     n_tests = sum(1 for name, fn in globals().items() if name.startswith("test_") and hasattr(fn, "hypothesis"))
     full = settings.get_profile("semalign-full").max_examples
     assert n_tests * full >= 10_000, (n_tests, full)
+
+
+def test_regression_damaged_npy_header_found_by_the_full_profile():
+    """Found by ``SEMALIGN_FUZZ=full``: one flipped byte in the ``.npy`` header made numpy raise
+    ``tokenize.TokenError`` through the decoder. Now it is a RecordError."""
+    data = (b"\x93NUMPY\x01\x00v\x00{'descr': '<c8', 'fortran_order': False( 'shape': (1,), }" + b" " * 60
+            + b"\n" + b"\x00" * 8)
+    content = RecordDict({"arrays": ArrayRecord({"0": Array(dtype="complex64", shape=(), stype="numpy.ndarray",
+                                                            data=data)}),
+                          "fields": ConfigRecord({"json": "null"})})
+    with pytest.raises(RecordError, match="damaged .npy header"):
+        from_record(content)
