@@ -206,6 +206,9 @@ class Coordinator:
                                tx_test=(f @ self.x_test).resolve_conj().numpy())
 
     def accept_metrics(self, sender: int, data: dict) -> EvaluateReply | None:
+        if sender not in self.users:
+            log.warning("evaluation from unknown user %s rejected", sender)
+            return None
         try:
             rep = EvaluateReply.model_validate(data)
         except ValidationError as e:
