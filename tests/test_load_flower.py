@@ -29,7 +29,7 @@ from scenarios.synthetic import make_synthetic
 pytestmark = [pytest.mark.load, pytest.mark.flower]
 USERS = int(os.environ.get("SEMALIGN_LOAD_USERS", "16"))
 ROUNDS = 3
-MIB_PER_USER = 650  # measured: SuperNode ~100 MiB + ClientApp runner (torch) ~500 MiB
+MIB_PER_USER = 1000  # measured (16 users): SuperNode ~145 MiB + ClientApp runner (torch) ~820 MiB
 
 
 def _rss_mib(pid: int) -> float:
