@@ -60,6 +60,8 @@ def ap_update(
     shared: bool = True,
     rxx: torch.Tensor | None = None,
     weights: torch.Tensor | None = None,
+    aggregation: str = "mean",
+    trim: float = 0.2,
 ) -> tuple[APState, Residuals]:
     r"""One AP iteration: local F-steps, global F, Z-step, U-step (DESIGN.md §3, 2–5).
 
@@ -67,6 +69,7 @@ def ap_update(
     ``rxx = None`` means whitened pilots (closed-form F-step), else the Sylvester F-step.
     ``weights`` ``[K]`` marks users that answered (shared mode; 0 = left out this round).
     In multi-link mode a user that did not answer keeps its previous ``F_k``.
+    ``aggregation``/``trim``: the global F-step (mean, trimmed mean or geometric median).
     """
     if rxx is None:
         f_local = local_f_step_closed(gram, cross, state.z, state.u, rho)
@@ -75,7 +78,7 @@ def ap_update(
     if not shared and weights is not None:
         keep = (weights > 0).reshape(-1, 1, 1)
         f_local = torch.where(keep, f_local, state.f)
-    f = global_f(f_local, shared, weights if shared else None)
+    f = global_f(f_local, shared, weights if shared else None, aggregation, trim)
     z = project_power(f + state.u, budget)
     u = dual_update(state.u, f, z)
     nz, primal, dual = _norms(z, f - z, z - state.z)

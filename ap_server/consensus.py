@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from ap_server.robust import geometric_median, trimmed_mean
+
 __all__ = ["global_f", "project_power", "dual_update", "power"]
 
 
@@ -13,12 +15,20 @@ def power(f: torch.Tensor) -> torch.Tensor:
     return f.square().sum(dim=(-2, -1))
 
 
-def global_f(f_local: torch.Tensor, shared: bool, weights: torch.Tensor | None = None) -> torch.Tensor:
+def global_f(f_local: torch.Tensor, shared: bool, weights: torch.Tensor | None = None,
+             aggregation: str = "mean", trim: float = 0.2) -> torch.Tensor:
     r"""Step 3. Shared mode: ``F = mean_k F_k`` over the users that answered (``weights``
-    ``[K]``, 0 for a dropped user), output ``[1, M, m]``. Multi-link: each user keeps its
-    own ``F_k`` (``[K, M, m]``, unchanged)."""
+    ``[K]``, 0 for a dropped user), output ``[1, M, m]``; ``aggregation`` ``trimmed-mean`` or
+    ``geomedian`` combine them robustly instead (:mod:`ap_server.robust`). Multi-link: each
+    user keeps its own ``F_k`` (``[K, M, m]``, unchanged)."""
     if not shared:
         return f_local
+    if aggregation == "trimmed-mean":
+        return trimmed_mean(f_local, trim, weights)
+    if aggregation == "geomedian":
+        return geometric_median(f_local, weights)
+    if aggregation != "mean":
+        raise ValueError(f"unknown aggregation {aggregation!r}")
     if weights is None:
         return f_local.mean(dim=0, keepdim=True)
     w = weights.to(f_local.real.dtype)

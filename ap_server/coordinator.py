@@ -6,6 +6,7 @@ A bad message from one user is logged with its id and dropped; the round goes on
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -68,6 +69,8 @@ class Coordinator:
         self.ledger = ByteLedger()
         self.history: list[dict] = []
         self.round_times: list[float] = []
+        self._asked: dict[int, dict[int, bytes]] = {}  # user -> round -> digest of the request payload
+        self._sent: dict[int, dict[bytes, int]] = {}  # user -> digest of reply arrays -> first round seen
 
     # -- handshake ---------------------------------------------------------------------------
     def params(self) -> RunParameters:
@@ -117,6 +120,7 @@ class Coordinator:
 
     def round_request(self, user_id: int) -> RoundRequest:
         msg = RoundRequest(round=self.round, user_id=user_id, payload=self._payload(user_id, self.state.f[0]))
+        self._asked.setdefault(user_id, {})[self.round] = _digest(msg.payload)
         self.ledger.add(self.round + 1, "downlink", user_id, array_bytes([msg.payload]))
         return msg
 
@@ -125,18 +129,33 @@ class Coordinator:
         cols = self.n if self.cfg.protocol == "paper" else self.m
         return {"gram_shape": (big_m, big_m), "cross_shape": (big_m, cols)}
 
+    def reject(self, sender: int, reason: str) -> None:
+        """Log a rejected reply of user ``sender`` and keep the reason in its status."""
+        log.warning("round %d: reply of user %d rejected: %s", self.round, sender, reason)
+        if sender in self.users:
+            self.users[sender].rejected.append(f"round {self.round}: {reason}")
+
     def accept_reply(self, sender: int, data: dict) -> RoundReply | None:
-        """Validate a round reply from user ``sender`` (shape, dtype, finiteness, id, round)."""
+        """Validate a round reply from user ``sender`` (shape, dtype, finiteness, id, round,
+        replay). A *replay* is a reply whose arrays are bit-identical to ones this user sent
+        before in answer to a different request: the round number alone cannot catch it,
+        since whoever re-sends a captured reply can rewrite that field."""
         if sender not in self.users:
             log.warning("round %d: reply from unknown user %s rejected", self.round, sender)
             return None
+        digest = _digest(data.get("gram"), data.get("cross")) if isinstance(data, dict) else None
+        asked = self._asked.get(sender, {}).get(self.round)
+        if digest is not None:
+            seen = self._sent.setdefault(sender, {})
+            first = seen.setdefault(digest, self.round)
+            if first != self.round and self._asked.get(sender, {}).get(first) != asked:
+                self.reject(sender, f"replayed: arrays identical to its reply of round {first}")
+                return None
         ctx = {"round": self.round, "user_id": sender, **self.reply_shapes()}
         try:
             reply = RoundReply.model_validate(data, context=ctx)
         except ValidationError as e:
-            reason = _one_line(e)
-            log.warning("round %d: reply of user %d rejected: %s", self.round, sender, reason)
-            self.users[sender].rejected.append(f"round {self.round}: {reason}")
+            self.reject(sender, _one_line(e))
             return None
         self.ledger.add(self.round + 1, "uplink", sender, array_bytes([reply.gram, reply.cross]))
         return reply
@@ -160,7 +179,8 @@ class Coordinator:
         if not replies:
             raise RuntimeError(f"round {self.round}: no user answered")
         rxx = None if self.cfg.whiten else self.rxx
-        self.state, res = ap_update(self.state, gram, cross, self.cfg.rho, self.cfg.power, True, rxx, weights)
+        self.state, res = ap_update(self.state, gram, cross, self.cfg.rho, self.cfg.power, True, rxx, weights,
+                                    self.cfg.aggregation, self.cfg.trim)
         rec = {"iteration": self.round, "primal_residual": res.primal, "dual_residual": res.dual,
                "tr_FFH": float(power(self.state.f).max()), "answered": sorted(replies)}
         if wall_time is not None:
@@ -186,6 +206,9 @@ class Coordinator:
                                tx_test=(f @ self.x_test).resolve_conj().numpy())
 
     def accept_metrics(self, sender: int, data: dict) -> EvaluateReply | None:
+        if sender not in self.users:
+            log.warning("evaluation from unknown user %s rejected", sender)
+            return None
         try:
             rep = EvaluateReply.model_validate(data)
         except ValidationError as e:
@@ -245,17 +268,32 @@ class Coordinator:
         path = Path(folder) / STATE_FILE
         if not path.exists():
             return False
-        with np.load(path) as f:
-            meta = json.loads(str(f["meta"]))
-            if meta["config"] != self.cfg.model_dump(mode="json"):
-                raise ValueError(f"checkpoint {path} belongs to a different run configuration")
-            self.state = APState(f=torch.from_numpy(f["F"]), z=torch.from_numpy(f["Z"]),
-                                 u=torch.from_numpy(f["U"]), round=int(meta["round"]))
+        try:
+            with np.load(path) as f:
+                meta = json.loads(str(f["meta"]))
+                arrays = {k: torch.from_numpy(f[k]) for k in ("F", "Z", "U")}
+        except Exception as e:  # noqa: BLE001 — any damage: one clear error, nothing half-restored
+            raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
+                             "move it away to start afresh") from None
+        if meta["config"] != self.cfg.model_dump(mode="json"):
+            raise ValueError(f"checkpoint {path} belongs to a different run configuration")
+        self.state = APState(f=arrays["F"], z=arrays["Z"], u=arrays["U"], round=int(meta["round"]))
         self.history = meta["history"]
         for k, v in meta["users"].items():
             self.users.setdefault(int(k), UserStatus(**v))
         log.info("resumed from %s at round %d", path, self.round)
         return True
+
+
+def _digest(*arrays) -> bytes | None:
+    """SHA-256 over the arrays' dtype, shape and bytes (``None`` unless all are arrays)."""
+    if not all(isinstance(a, np.ndarray) for a in arrays):
+        return None
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.digest()
 
 
 def _one_line(err: ValidationError) -> str:

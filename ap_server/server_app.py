@@ -18,15 +18,16 @@ from flwr.serverapp import Grid, ServerApp
 
 from ap_server.coordinator import Coordinator
 from ap_server.latents import load_ap_latents
-from protocol.atomic import write_json_atomic
+from protocol.atomic import check_writable, write_json_atomic
 from protocol.config import RunConfig
-from protocol.records import RecordError, from_record, to_record
+from protocol.records import PayloadTooLarge, RecordError, from_record, to_record
 from protocol.runtime_config import RuntimeSettings, split_run_config
 
 __all__ = ["app", "run_ap", "exchange", "shorten_object_backoff"]
 
 log = logging.getLogger("semalign.ap")
 app = ServerApp()
+_MAX_LATE = 1000  # expired message ids remembered to recognise late replies
 
 
 def shorten_object_backoff(initial: float = 0.01, cap: float = 0.1) -> bool:
@@ -48,11 +49,18 @@ def shorten_object_backoff(initial: float = 0.01, cap: float = 0.1) -> bool:
     return True
 
 
-def exchange(grid: Grid, outgoing: dict[int, tuple[str, RecordDict]], timeout: float, poll: float) -> dict[int, Message]:
+def exchange(grid: Grid, outgoing: dict[int, tuple[str, RecordDict]], timeout: float, poll: float,
+             late: dict[str, str] | None = None, names: dict[int, str] | None = None) -> dict[int, Message]:
     """Send one message per node and collect replies until all arrive or ``timeout`` passes.
-    Returns ``{node id: reply}``; error replies are included (check ``has_error()``)."""
+    Returns ``{node id: reply}``; error replies are included (check ``has_error()``).
+
+    Only replies to the messages just sent count: a reply to any other message id (a
+    duplicate, or a message id reused from an earlier exchange) is ignored. ``late``: a
+    dict kept by the caller across exchanges; the ids that miss this deadline are added,
+    and a reply to one of them that turns up later is logged as late and discarded."""
     if not outgoing:
         return {}
+    names = names or {}
     nodes = list(outgoing)
     msgs = [Message(content=rec, dst_node_id=nid, message_type=mtype) for nid, (mtype, rec) in outgoing.items()]
     ids = list(grid.push_messages(msgs))
@@ -62,12 +70,23 @@ def exchange(grid: Grid, outgoing: dict[int, tuple[str, RecordDict]], timeout: f
     replies: dict[int, Message] = {}
     end = time.monotonic() + timeout
     while pending and time.monotonic() < end:
-        for rep in grid.pull_messages(list(pending)):
-            nid = pending.pop(rep.metadata.reply_to_message_id, None)
-            if nid is not None:
+        for rep in grid.pull_messages(list(pending) + list(late or ())):
+            mid = rep.metadata.reply_to_message_id
+            nid = pending.pop(mid, None)
+            if nid is not None and nid not in replies:
                 replies[nid] = rep
+            elif late is not None and mid in late:
+                log.warning("late reply of %s arrived after its deadline: discarded", late.pop(mid))
         if pending:
             time.sleep(poll)
+    for mid, nid in pending.items():
+        who = names.get(nid, f"node {nid}")
+        log.warning("no reply from %s within the %.1f s deadline (%s)", who, timeout, outgoing[nid][0])
+        if late is not None:
+            late[mid] = f"{who} ({outgoing[nid][0]})"
+    if late is not None:
+        for mid in list(late)[:-_MAX_LATE]:  # bounded: forget the oldest
+            late.pop(mid)
     return replies
 
 
@@ -85,16 +104,18 @@ def _wait_for_nodes(grid: Grid, wanted: int, minimum: int, timeout: float, poll:
     return nodes
 
 
-def _admit(grid: Grid, coord: Coordinator, nodes: list[int], node_user: dict[int, int], rt: RuntimeSettings) -> None:
+def _admit(grid: Grid, coord: Coordinator, nodes: list[int], node_user: dict[int, int], rt: RuntimeSettings,
+           late: dict[str, str] | None = None, retired: set[int] | None = None) -> None:
     """Handshake with new nodes: join request, then run parameters (and pilots X in compact mode)."""
-    replies = exchange(grid, {n: ("query.join", RecordDict()) for n in nodes}, rt.round_timeout, rt.poll_interval)
+    replies = exchange(grid, {n: ("query.join", RecordDict()) for n in nodes}, rt.round_timeout, rt.poll_interval,
+                       late)
     joined: dict[int, int] = {}
     for nid, rep in replies.items():
         if rep.has_error():
             log.warning("node %d failed to join: %s", nid, rep.error.reason)
             continue
         try:
-            req = coord.accept_join(from_record(rep.content))
+            req = coord.accept_join(from_record(rep.content, rt.max_payload_bytes))
         except RecordError as e:
             log.warning("node %d: malformed join: %s", nid, e)
             continue
@@ -103,6 +124,8 @@ def _admit(grid: Grid, coord: Coordinator, nodes: list[int], node_user: dict[int
                 if uid == req.user_id:
                     log.info("user %d reconnected (node %d replaces node %d)", uid, nid, old)
                     node_user.pop(old)
+                    if retired is not None:
+                        retired.add(old)  # a restarted device never comes back on its old node id
             joined[nid] = req.user_id
     params = coord.params()
     out = {}
@@ -111,7 +134,7 @@ def _admit(grid: Grid, coord: Coordinator, nodes: list[int], node_user: dict[int
         if coord.cfg.protocol == "compact":
             rec.array_records["arrays"] = to_record(coord.pilot_broadcast(uid)).array_records["arrays"]
         out[nid] = ("query.configure", rec)
-    for nid, rep in exchange(grid, out, rt.round_timeout, rt.poll_interval).items():
+    for nid, rep in exchange(grid, out, rt.round_timeout, rt.poll_interval, late).items():
         if rep.has_error():
             log.warning("user %d failed to configure: %s", joined[nid], rep.error.reason)
             continue
@@ -119,7 +142,8 @@ def _admit(grid: Grid, coord: Coordinator, nodes: list[int], node_user: dict[int
         log.info("user %d joined on node %d", joined[nid], nid)
 
 
-def _collect(coord: Coordinator, node_user: dict[int, int], replies: dict[int, Message], accept) -> dict:
+def _collect(coord: Coordinator, node_user: dict[int, int], replies: dict[int, Message], accept,
+             max_bytes: int | None = None) -> dict:
     good = {}
     for nid, rep in replies.items():
         uid = node_user.get(nid)
@@ -132,9 +156,12 @@ def _collect(coord: Coordinator, node_user: dict[int, int], replies: dict[int, M
                 node_user.pop(nid, None)  # re-admitted (join + configure) before the next round
             continue
         try:
-            data = from_record(rep.content)
+            data = from_record(rep.content, max_bytes)
+        except PayloadTooLarge as e:
+            coord.reject(uid, f"before decoding: {e}")
+            continue
         except RecordError as e:
-            log.warning("round %d: user %d sent a malformed record: %s", coord.round, uid, e)
+            coord.reject(uid, f"malformed record: {e}")
             continue
         r = accept(uid, data)
         if r is not None:
@@ -147,27 +174,32 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
+    out = check_writable(Path(rt.out_dir))  # an unwritable folder fails here, before any work
     name, train, test = load_ap_latents(cfg)
     coord = Coordinator(cfg, train, test, name)
-    out = Path(rt.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if rt.resume:
         coord.restore(out)
     node_user: dict[int, int] = {}
-    _admit(grid, coord, _wait_for_nodes(grid, cfg.users, rt.min_users, rt.join_timeout, rt.poll_interval), node_user, rt)
+    late: dict[str, str] = {}
+    retired: set[int] = set()  # nodes replaced by a reconnect of their user
+    first = _wait_for_nodes(grid, cfg.users, rt.min_users, rt.join_timeout, rt.poll_interval)
+    _admit(grid, coord, first, node_user, rt, late, retired)
+    refused = _Backoff({n: coord.round - 1 for n in first if n not in node_user})  # asked again at once
     startup = time.perf_counter() - t0
     round_times = []
     while not coord.converged():
         live = set(grid.get_node_ids())
         for gone in [n for n in node_user if n not in live]:
             log.warning("user %d (node %d) disconnected", node_user.pop(gone), gone)
-        new = [n for n in live if n not in node_user]
+        new = [n for n in live if n not in node_user and n not in retired and refused.due(n, coord.round)]
         if new:
-            _admit(grid, coord, new, node_user, rt)
+            _admit(grid, coord, new, node_user, rt, late, retired)
+            refused.failed([n for n in new if n not in node_user], coord.round)
         t = time.perf_counter()
+        names = {nid: f"user {uid} (node {nid}), round {coord.round}" for nid, uid in node_user.items()}
         msgs = {nid: ("train.round", to_record(coord.round_request(uid))) for nid, uid in node_user.items()}
-        replies = exchange(grid, msgs, rt.round_timeout, rt.poll_interval)
-        good = _collect(coord, node_user, replies, coord.accept_reply)
+        replies = exchange(grid, msgs, rt.round_timeout, rt.poll_interval, late, names)
+        good = _collect(coord, node_user, replies, coord.accept_reply, rt.max_payload_bytes)
         wall = time.perf_counter() - t
         coord.step(good, wall_time=wall)
         round_times.append(wall)
@@ -175,7 +207,9 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
         log.info("round %d: %d/%d users, %.3f s, primal %.2e", coord.round, len(good), cfg.users, wall,
                  coord.history[-1]["primal_residual"])
     msgs = {nid: ("evaluate.final", to_record(coord.evaluate_request(uid))) for nid, uid in node_user.items()}
-    metrics = _collect(coord, node_user, exchange(grid, msgs, rt.round_timeout, rt.poll_interval), coord.accept_metrics)
+    names = {nid: f"user {uid} (node {nid}), evaluation" for nid, uid in node_user.items()}
+    metrics = _collect(coord, node_user, exchange(grid, msgs, rt.round_timeout, rt.poll_interval, late, names),
+                       coord.accept_metrics, rt.max_payload_bytes)
     result = coord.results(metrics, extra={
         "runtime": "flower", "startup_s": startup, "round_wall_times_s": round_times,
         "wall_time_s": time.perf_counter() - t0, "completed_users": sorted(metrics),
@@ -183,6 +217,23 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
     write_json_atomic(out / "results.json", result)
     log.info("results written to %s", out / "results.json")
     return result
+
+
+class _Backoff:
+    """Nodes that failed to join (refused, malformed, error or no answer) are asked again after
+    1, 2, 4, … rounds, so a hostile or dead node cannot cost a join deadline every round."""
+
+    def __init__(self, failed_at: dict[int, int]) -> None:
+        self.next: dict[int, int] = {n: r + 1 for n, r in failed_at.items()}
+        self.wait: dict[int, int] = {n: 1 for n in failed_at}
+
+    def due(self, node: int, rnd: int) -> bool:
+        return rnd >= self.next.get(node, rnd)
+
+    def failed(self, nodes: list[int], rnd: int) -> None:
+        for n in nodes:
+            self.wait[n] = 2 * self.wait.get(n, 0) or 1
+            self.next[n] = rnd + self.wait[n]
 
 
 @app.main()

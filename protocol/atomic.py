@@ -1,6 +1,9 @@
-"""Atomic file writes: a crash or Ctrl-C never leaves a half-written result or checkpoint."""
+"""Atomic file writes: a crash, Ctrl-C, a full disk or an unwritable folder never leaves a
+half-written result or checkpoint — the previous file stays as it was, no temporary file is
+left behind, and the error says which file and why (:class:`OutputError`)."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -9,22 +12,53 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["write_json_atomic", "write_npz_atomic", "write_bytes_atomic"]
+__all__ = ["OutputError", "check_writable", "write_json_atomic", "write_npz_atomic", "write_bytes_atomic"]
+
+
+class OutputError(OSError):
+    """An output file or folder cannot be written (unwritable, missing, disk full)."""
+
+
+def _reason(e: OSError) -> str:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full ({e.strerror or e})"
+    return e.strerror or str(e)
+
+
+def check_writable(folder: Path) -> Path:
+    """Create ``folder`` if needed and prove it takes a file (write, fsync, delete), before any
+    work whose results would be lost; :class:`OutputError` naming the folder otherwise."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe.", suffix=".tmp")
+        try:
+            os.write(fd, b"ok")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        raise OutputError(e.errno, f"output folder {folder} is not writable: {_reason(e)}") from e
+    return folder
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then ``os.replace``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, OutputError):
+            raise OutputError(e.errno, f"cannot write {path}: {_reason(e)}; the previous file is unchanged") from e
         raise
 
 

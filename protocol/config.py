@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
-    "RunConfig", "ConfigError", "load_config_file", "format_validation_error", "user_encoder_names", "METHODS",
+    "RunConfig", "ConfigError", "load_config_file", "parse_run_config", "format_validation_error", "user_encoder_names", "METHODS",
 ]
 
 METHODS = ("federated", "multilink", "first-k", "top-k", "centralised")
@@ -45,6 +45,9 @@ class RunConfig(BaseModel):
     whiten: bool = Field(True, description="pre-whiten pilots on both sides")
     init: Literal["pca", "first-k", "random"] = Field("pca", description="initial pre-equalizer F0")
     transmit: Literal["z", "f"] = Field("z", description="evaluate with Z (feasible) or F")
+    aggregation: Literal["mean", "trimmed-mean", "geomedian"] = Field(
+        "mean", description="global F-step: mean of the local F_k (paper), trimmed mean or geometric median")
+    trim: float = Field(0.2, ge=0, lt=0.5, description="fraction of users trimmed at each end (trimmed-mean)")
     ap_encoder: str = Field("vit-sup", min_length=1)
     user_encoders: tuple[str, ...] = Field((), description="user encoders, cycled; empty = zoo")
     latents: Path | None = Field(None, description="bring-your-own latents (.npz)")
@@ -101,11 +104,24 @@ def load_config_file(path: Path) -> dict[str, Any]:
             data = tomllib.load(f)
     except FileNotFoundError as e:
         raise ConfigError(f"config file not found: {path}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {type(e).__name__}: {str(e)[:200]}") from e
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read: {e.strerror or e}") from e
     if "run" in data and isinstance(data["run"], dict):
         data = data["run"]
     return _normalise_keys(data)
+
+
+def parse_run_config(data: dict[str, Any]) -> RunConfig:
+    """Overrides (e.g. from :func:`load_config_file`) -> :class:`RunConfig`; any problem is a
+    :class:`ConfigError` naming the field (the one documented error of the config loader)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config is a {type(data).__name__}, not a table of settings")
+    try:
+        return RunConfig(**{str(k): v for k, v in data.items()})
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e)) from None
 
 
 def user_encoder_names(cfg: RunConfig, known: list[str]) -> list[str]:

@@ -44,7 +44,8 @@ def _complex_array(v: Any) -> np.ndarray:
     if v.size > MAX_ELEMENTS:
         raise ValueError(f"array of {v.size} elements exceeds the limit {MAX_ELEMENTS}")
     if not np.isfinite(v).all():
-        raise ValueError("array contains NaN or Inf")
+        nan = int(np.isnan(v).sum())
+        raise ValueError(f"array contains NaN or Inf ({nan} NaN, {int(np.isinf(v).sum())} Inf)")
     return v
 
 
@@ -142,7 +143,8 @@ class RoundReply(_Message):
         if "user_id" in ctx and self.user_id != ctx["user_id"]:
             raise ValueError(f"user_id {self.user_id} does not match the sender ({ctx['user_id']})")
         if "round" in ctx and self.round != ctx["round"]:
-            raise ValueError(f"round {self.round} is not the current round {ctx['round']}")
+            when = "stale" if self.round < ctx["round"] else "future"
+            raise ValueError(f"round {self.round} is not the current round {ctx['round']} ({when})")
         _check_shape("gram", self.gram, ctx.get("gram_shape"))
         _check_shape("cross", self.cross, ctx.get("cross_shape"))
         if self.gram.shape[0] != self.gram.shape[1]:

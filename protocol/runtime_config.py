@@ -23,6 +23,7 @@ class RuntimeSettings(BaseModel):
     min_users: int = Field(1, ge=1, description="users needed to start (the rest may join later)")
     resume: bool = Field(False, description="continue from out_dir's checkpoint")
     poll_interval: float = Field(0.01, gt=0, le=5, description="seconds between pulls for replies")
+    max_payload_bytes: int = Field(64 * 2**20, ge=1024, description="largest reply accepted [bytes], checked before decoding")
 
 
 class UserSettings(BaseModel):
@@ -40,6 +41,7 @@ class UserSettings(BaseModel):
     zoo_profile: str | None = None
     latents: Path | None = None
     fault: str | None = Field(None, description="fault drill, e.g. 'nan@3,crash@5' (user_client.faults)")
+    audit: Path | None = Field(None, description="append every uplink record's keys and shapes here (user_client.audit)")
 
     @field_validator("fault")
     @classmethod
@@ -67,7 +69,10 @@ def split_run_config(flat: Mapping[str, Any]) -> tuple[RunConfig, RuntimeSetting
         if isinstance(v, str) and v == "":
             continue
         if k in _LISTS and isinstance(v, str):
-            v = tuple(_LISTS[k](x) for x in v.split(",") if x.strip())
+            try:
+                v = tuple(_LISTS[k](x) for x in v.split(",") if x.strip())
+            except ValueError as e:
+                raise ConfigError(f"field '{k}': {e}") from None
         (rt if k in _RUNTIME else run)[k] = v
     try:
         return RunConfig(**run), RuntimeSettings(**rt)

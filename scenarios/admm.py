@@ -64,7 +64,8 @@ def admm_solve(
     it = 0
     for it in range(1, cfg.iterations + 1):
         gram, cross = round_stats(prob, state.f)
-        state, res = ap_update(state, gram, cross, cfg.rho, cfg.power, shared=shared, rxx=rxx)
+        state, res = ap_update(state, gram, cross, cfg.rho, cfg.power, shared=shared, rxx=rxx,
+                               aggregation=cfg.aggregation, trim=cfg.trim)
         rec = {"iteration": it, "primal_residual": res.primal, "dual_residual": res.dual,
                "tr_FFH": float(power(state.f).max())}
         if track:

@@ -7,6 +7,7 @@ Message types (DESIGN.md §4): ``query.join``, ``query.configure``, ``train.roun
 from __future__ import annotations
 
 import json
+import time
 
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
 from flwr.clientapp import ClientApp
@@ -14,14 +15,16 @@ from flwr.clientapp import ClientApp
 from protocol.messages import EvaluateRequest, PilotBroadcast, RoundRequest, RunParameters
 from protocol.records import dict_to_record, from_record, to_record
 from protocol.runtime_config import split_run_config, user_settings
+from user_client.audit import audit_mod
 from user_client.device import UserDevice
-from user_client.faults import apply_fault, parse_faults
+from user_client.faults import apply_fault, fault_delay, parse_faults
 from user_client.private import load_private
 
 __all__ = ["app"]
 
-app = ClientApp()
+app = ClientApp(mods=[audit_mod])
 _DEVICES: dict[tuple[int, int], UserDevice] = {}  # (run id, node id) -> device, for long-lived processes
+_LAST: dict[tuple[int, int], dict] = {}  # (run id, node id) -> its last honest round reply (replay drill)
 _PARAMS, _PILOTS = "semalign.params", "semalign.pilots"
 
 
@@ -78,15 +81,21 @@ def configure(msg: Message, context: Context) -> Message:
 def round_(msg: Message, context: Context) -> Message:
     """One ADMM round: G-step, reply ``A^H A`` and ``A^H R_yx`` (or ``A^H Y``)."""
     req = RoundRequest.model_validate(from_record(msg.content))
-    fault = parse_faults(user_settings(context.node_config).fault).get(req.round)
+    faults = parse_faults(user_settings(context.node_config).fault)
+    fault = faults.get(req.round)
+    key = (msg.metadata.run_id, context.node_id)
     if fault == "forget":  # drill: lose the run state, as a restarted ClientApp process would
-        _DEVICES.pop((msg.metadata.run_id, context.node_id), None)
+        _DEVICES.pop(key, None)
         context.state.config_records.pop(_PARAMS, None)
         context.state.array_records.pop(_PILOTS, None)
     dev = _device(context, msg, configured=True)
     reply = dev.round(req).model_dump()
+    previous = _LAST.get(key)
+    if faults:
+        _LAST[key] = reply
     if fault is not None and fault != "forget":  # a fault drill asked for in the node config (user_client/faults.py)
-        reply = apply_fault(fault, reply)
+        reply = apply_fault(fault, reply, previous)
+        time.sleep(fault_delay(fault, split_run_config(context.run_config)[1].round_timeout))
     return Message(dict_to_record(reply), reply_to=msg)
 
 
