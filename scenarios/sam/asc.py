@@ -28,7 +28,7 @@ class AdaptiveMask(nn.Module):
     def forward(self, z: torch.Tensor, importance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = torch.sigmoid(self.net(torch.cat([z, importance], 1)))
         hard = (p > 0.5).to(p.dtype)
-        return (hard + p - p.detach() if self.training else hard), p
+        return (hard + (p - p.detach()) if self.training else hard), p  # exact 0/1 forward
 
 
 def mask_ratio_loss(mask: torch.Tensor, target_ratio: float) -> torch.Tensor:

@@ -19,8 +19,7 @@ def _square(path: Path, size: int, resample: str = "bilinear") -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as im:
-        palette = im.mode == "P" and resample == "nearest"
-        im = im if palette else im.convert("RGB")
+        im = im if resample == "nearest" else im.convert("RGB")  # label maps keep their palette indices
         w, h = im.size
         s = min(w, h)
         im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
