@@ -219,6 +219,7 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     log = (out / "training.csv").read_text()
     assert main(args) == 0  # resumes: everything is already trained, the log is unchanged
     assert (out / "training.csv").read_text() == log
+    assert main([*args, "--steps", "4"]) == 2  # other training settings into the same --out: refused
 
 
 @pytest.mark.parametrize("extra, needle", [

@@ -22,7 +22,8 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return dict(mean=float(d.mean()), lo=float(d.mean() - half), hi=float(d.mean() + half), n=int(len(d)))
 
 
-def must_hold(per_image: dict[tuple[str, str, float], dict[str, np.ndarray]], bits: dict[str, float]) -> dict:
+def must_hold(per_image: dict[tuple[str, str, float], dict[str, np.ndarray]], bits: dict[str, float],
+              ratios: dict[str, float] | None = None) -> dict:
     """``per_image[(variant, channel, snr)]`` holds arrays ``ssim``, ``psnr``…; ``bits[variant]`` mean bits/image."""
     points = sorted({(c, s) for (_, c, s) in per_image})
 
@@ -32,9 +33,11 @@ def must_hold(per_image: dict[tuple[str, str, float], dict[str, np.ndarray]], bi
     asc = paired(stacked("lam-sc", "ssim"), stacked("no-asc", "ssim"))
     asi = paired(stacked("lam-sc", "ssim"), stacked("uniform-asi", "ssim"))
     asi_plain = paired(stacked("lam-sc", "ssim"), stacked("no-asi", "ssim"))
+    sweep = {v: dict(ratio=r, bits=bits[v], ssim_diff=paired(stacked(v, "ssim"), stacked("no-asc", "ssim")))
+             for v, r in sorted((ratios or {}).items(), key=lambda kv: kv[1])}
     return {
         "asc": dict(bits_lam_sc=bits["lam-sc"], bits_no_asc=bits["no-asc"], ssim_diff=asc, margin=SSIM_MARGIN,
-                    holds=bool(bits["lam-sc"] < bits["no-asc"] and asc["mean"] >= -SSIM_MARGIN)),
+                    holds=bool(bits["lam-sc"] < bits["no-asc"] and asc["mean"] >= -SSIM_MARGIN), sweep=sweep),
         "asi": dict(ssim_diff_vs_uniform=asi, ssim_diff_vs_no_asi=asi_plain, holds=bool(asi["mean"] > 0),
                     significant=bool(asi["lo"] > 0)),
     }

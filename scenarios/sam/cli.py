@@ -38,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--segmenter", choices=("superpixel", "sam"), help="SKB back-end (default superpixel, offline substitute)")
     p.add_argument("--sam-checkpoint", dest="sam_checkpoint", type=Path, help="local SAM checkpoint (.pth)")
     p.add_argument("--sam-model-type", dest="sam_model_type", choices=("vit_b", "vit_l", "vit_h"))
+    p.add_argument("--latent-channels", dest="latent_channels", type=int, help="real feature maps C at H/4×W/4 (default 8)")
     p.add_argument("--target-ratio", dest="target_ratio", type=float, help="ASC mask ratio (fraction masked), default 0.5")
     p.add_argument("--ratios", type=_floats, help="mask-ratio sweep, e.g. 0,0.2,0.4,0.6,0.8")
     p.add_argument("--snrs", dest="snrs_db", type=_floats, help="evaluation SNRs [dB], comma-separated")
@@ -47,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 _FIELDS = ("seed", "data", "data_dir", "train_images", "test_images", "steps", "finetune_steps", "batch_size",
-           "segmenter", "sam_checkpoint", "sam_model_type", "target_ratio", "ratios", "snrs_db", "channels", "threads")
+           "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "target_ratio", "ratios", "snrs_db", "channels", "threads")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -82,11 +83,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"semalign scenario sam: {e}", file=sys.stderr)
         return 2
 
-    from scenarios.sam.experiment import run_experiment
+    from scenarios.sam.experiment import ResumeMismatch, run_experiment
 
     try:
         result = run_experiment(cfg, args.out, progress=not args.quiet, segmenter=segmenter)
-    except (SegmenterError, FileNotFoundError) as e:  # e.g. a malformed data folder found while loading
+    except (SegmenterError, FileNotFoundError, ResumeMismatch) as e:  # e.g. a malformed data folder found while loading
         print(f"semalign scenario sam: {e}", file=sys.stderr)
         return 2
     a, s = result["checks"]["asc"], result["checks"]["asi"]

@@ -19,7 +19,7 @@ from scenarios.sam.metrics import bits_per_image, raw_bits, raw_values, values_p
 from scenarios.sam.plan import plan
 from scenarios.sam.training import train_job
 
-__all__ = ["run_experiment", "RESULT_COLUMNS"]
+__all__ = ["run_experiment", "RESULT_COLUMNS", "ResumeMismatch"]
 
 RESULT_COLUMNS = (
     "variant", "asi", "asc", "target_ratio", "channel", "snr_db", "psnr_db", "psnr_ci95", "ssim", "ssim_ci95",
@@ -49,6 +49,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoints").mkdir(exist_ok=True)
+    _check_same_training(cfg, out)
     write_json_atomic(out / "config.json", json.loads(cfg.model_dump_json()))
     train, test, seg_name = prepare(cfg, out, segmenter, progress)
     t_data = time.perf_counter() - t0
@@ -86,7 +87,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
                 ))
     write_tidy_csv(rows, out / "results.csv", RESULT_COLUMNS)
     write_tidy_csv(logs, out / "training.csv", ("job", "step", "loss", "mse", "keep"))
-    checks = must_hold(per_image, bits)
+    checks = must_hold(per_image, bits, {n: j.target_ratio for n, j in finals.items() if j.asi == "attention" and j.asc})
     adapt = _adaptivity(per_image, test, cfg)
 
     figures = [
@@ -105,6 +106,25 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
     write_json_atomic(out / "results.json", result)
     write_summary(result, rows, out / "summary.md")
     return result
+
+
+#: settings that do not change what is trained (may differ when resuming into the same --out)
+_EVAL_ONLY = {"test_images", "snrs_db", "channels", "ratios", "threads", "checkpoint_every", "quant_bits"}
+
+
+class ResumeMismatch(ValueError):
+    """``--out`` holds checkpoints trained with different settings."""
+
+
+def _check_same_training(cfg: SamConfig, out: Path) -> None:
+    old_path = out / "config.json"
+    if not old_path.is_file() or not any((out / "checkpoints").glob("*.pt")):
+        return
+    old, new = json.loads(old_path.read_text()), json.loads(cfg.model_dump_json())
+    diff = sorted(k for k in new if k not in _EVAL_ONLY and old.get(k) != new[k])
+    if diff:
+        raise ResumeMismatch(f"{out} holds checkpoints trained with other settings ({', '.join(diff)}); "
+                             "use a new --out or delete its checkpoints/")
 
 
 def _adaptivity(per_image: dict, test, cfg: SamConfig) -> dict:

@@ -62,6 +62,9 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
         "",
         f"- **ASC reduces bits within an SSIM margin of {a['margin']}**: {a['bits_lam_sc']:,.0f} vs {a['bits_no_asc']:,.0f} bits; "
         f"SSIM(lam-sc) − SSIM(no-asc) = {d['mean']:+.4f} [95 % CI {d['lo']:+.4f}, {d['hi']:+.4f}] → **{'holds' if a['holds'] else 'does NOT hold'}**",
+        "- ASC mask-ratio sweep, SSIM − SSIM(no-asc) at equal training: " + ", ".join(
+            f"{w['ratio']:.0%} masked → {w['bits']:,.0f} bits, {w['ssim_diff']['mean']:+.4f}"
+            + (" (within margin)" if w["ssim_diff"]["mean"] >= -a["margin"] else "") for w in a["sweep"].values()),
         f"- **ASI beats uniform segment weights**: SSIM(lam-sc) − SSIM(uniform-asi) = {du['mean']:+.4f} "
         f"[95 % CI {du['lo']:+.4f}, {du['hi']:+.4f}] → **{'holds' if s['holds'] else 'does NOT hold'}**"
         f"{' (CI excludes 0)' if s['significant'] else ' (CI includes 0: not distinguishable from noise)' if s['holds'] else ''}; "
