@@ -112,6 +112,8 @@ def test_wrong_sam_checkpoint_gives_a_clear_error(tmp_path):
     torch.save({"conv1.weight": torch.zeros(1)}, other)
     with pytest.raises(SegmenterError, match="not a SAM state dict"):
         make_segmenter("sam", 8, other)
+    with pytest.raises(SegmenterError, match="unknown SAM model type"):
+        make_segmenter("sam", 8, other, model_type="vit_x")
 
 
 # --- channel -----------------------------------------------------------------------------------

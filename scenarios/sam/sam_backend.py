@@ -64,11 +64,13 @@ class SamSegmenter:
     @classmethod
     def from_checkpoint(cls, path: Path | str | None, model_type: str = "vit_b", max_segments: int = 12,
                         **generator_kwargs: Any) -> "SamSegmenter":
-        from segment_anything import SamAutomaticMaskGenerator, sam_model_registry
-
-        if model_type not in sam_model_registry or model_type == "default":
+        if model_type not in ("vit_b", "vit_l", "vit_h"):
             raise SegmenterError(f"unknown SAM model type {model_type!r} (vit_b, vit_l, vit_h)")
-        state = load_sam_state_dict(path)
+        state = load_sam_state_dict(path)  # checked first: works (and fails clearly) without segment-anything
+        try:
+            from segment_anything import SamAutomaticMaskGenerator, sam_model_registry
+        except ModuleNotFoundError as e:
+            raise SegmenterError("segmenter 'sam' needs the segment-anything package (pip install 'semalign[sam-real]')") from e
         model = sam_model_registry[model_type](checkpoint=None)
         try:
             model.load_state_dict(state)
