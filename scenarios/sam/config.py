@@ -1,0 +1,74 @@
+"""The settings of one SAM-scenario experiment (validated once, saved next to its results)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["SamConfig", "VARIANTS", "quick_overrides"]
+
+#: variant name -> (ASI mode, ASC on). ``ratio-R`` variants are added from ``ratios``.
+VARIANTS: dict[str, tuple[str, bool]] = {
+    "conventional": ("none", False),    # the same autoencoder without SKB/ASI/ASC
+    "lam-sc": ("attention", True),      # SKB + ASI + ASC (the paper's system)
+    "no-asc": ("attention", False),     # SKB + ASI, every feature sent
+    "no-asi": ("none", True),           # ASC on the plain image (SKB unused)
+    "uniform-asi": ("uniform", True),   # SKB + uniform segment weights + ASC
+}
+
+
+class SamConfig(BaseModel):
+    """Every setting of ``semalign scenario sam`` (frozen; unknown keys are errors)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: int = Field(0, ge=0, description="seed of scenes, initialisation, noise")
+    data: Literal["scenes", "voc", "folder"] = Field("scenes", description="synthetic scenes or a local folder")
+    data_dir: Path | None = Field(None, description="VOC2012 root or an image folder (COCO val2017)")
+    image_size: int = Field(64, ge=32, le=256, description="square image side [px], multiple of 4")
+    train_images: int = Field(3000, ge=8, le=200_000)
+    test_images: int = Field(300, ge=4, le=50_000)
+    segmenter: Literal["superpixel", "sam"] = Field("superpixel", description="SKB back-end")
+    sam_checkpoint: Path | None = Field(None, description="SAM .pth checkpoint (segmenter=sam)")
+    sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
+    max_segments: int = Field(12, ge=2, le=64, description="segments kept per image (the rest merged)")
+    latent_channels: int = Field(8, ge=2, le=64, description="real feature maps C (even) at H/4 × W/4")
+    steps: int = Field(1500, ge=1, le=1_000_000, description="training steps per base model")
+    finetune_steps: int = Field(600, ge=1, le=1_000_000, description="ASC fine-tune steps per ratio")
+    batch_size: int = Field(16, ge=1, le=4096)
+    lr: float = Field(2e-3, gt=0, le=1)
+    ratio_weight: float = Field(10.0, ge=0, description="weight λ of the mask-ratio loss term")
+    target_ratio: float = Field(0.5, ge=0, lt=1, description="fraction of feature positions masked (ASC)")
+    ratios: tuple[float, ...] = Field((0.0, 0.2, 0.4, 0.6, 0.8), description="mask-ratio sweep")
+    train_snr_db: tuple[float, float] = Field((0.0, 20.0), description="training SNR range [dB] (uniform)")
+    snrs_db: tuple[float, ...] = Field((0.0, 5.0, 10.0, 15.0, 20.0), description="evaluation SNRs [dB]")
+    channels: tuple[Literal["awgn", "rayleigh"], ...] = ("awgn", "rayleigh")
+    power: float = Field(1.0, gt=0, description="energy P_T per image, spread over its sent symbols")
+    quant_bits: int = Field(8, ge=1, le=32, description="bits per real feature value in the bit count")
+    threads: int = Field(1, ge=0, le=256, description="torch threads (0 = default)")
+    checkpoint_every: int = Field(100, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SamConfig":
+        if self.image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4, got {self.image_size}")
+        if self.latent_channels % 2:
+            raise ValueError(f"latent_channels must be even (real/imag halves), got {self.latent_channels}")
+        if any(not 0 <= r < 1 for r in self.ratios):
+            raise ValueError(f"ratios must lie in [0, 1), got {self.ratios}")
+        if self.train_snr_db[0] > self.train_snr_db[1]:
+            raise ValueError(f"train_snr_db must be (low, high), got {self.train_snr_db}")
+        if self.segmenter == "sam" and self.sam_checkpoint is None:
+            raise ValueError("segmenter 'sam' needs sam_checkpoint (a local .pth file)")
+        if self.data != "scenes" and self.data_dir is None:
+            raise ValueError(f"data {self.data!r} needs data_dir (a local folder)")
+        if not self.channels:
+            raise ValueError("channels must name at least one of awgn, rayleigh")
+        return self
+
+
+def quick_overrides() -> dict:
+    """``--quick``: a run that finishes in minutes on 2 cores (same pipeline, fewer images/steps)."""
+    return dict(train_images=1000, test_images=120, steps=400, finetune_steps=150, ratios=(0.0, 0.25, 0.8),
+                snrs_db=(0.0, 10.0, 20.0))

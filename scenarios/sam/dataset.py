@@ -1,0 +1,85 @@
+"""The experiment's data: images with their SKB segments (label maps), built once and cached atomically."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from protocol.atomic import write_npz_atomic
+from scenarios.sam.config import SamConfig
+from scenarios.sam.segmenter import Segmenter, make_segmenter
+
+__all__ = ["SegmentedImages", "masks_to_labels", "segment_all", "load_split", "prepare"]
+
+
+@dataclass(frozen=True)
+class SegmentedImages:
+    """``images`` uint8 ``[N, H, W, 3]``; ``segments`` int8 ``[N, H, W]`` (SKB segment id, 0 = largest);
+    ``truth`` int16 ``[N, H, W]`` ground-truth objects (0 = background) or None."""
+
+    images: np.ndarray
+    segments: np.ndarray
+    truth: np.ndarray | None
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def masks_to_labels(masks: np.ndarray) -> np.ndarray:
+    """A partition bool ``[S, H, W]`` → label map int8 ``[H, W]``."""
+    if masks.ndim != 3 or masks.dtype != bool or not (masks.sum(0) == 1).all():
+        raise ValueError("segment masks must be a bool [S, H, W] partition of the image")
+    return masks.argmax(0).astype(np.int8)
+
+
+def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", progress: bool = True) -> np.ndarray:
+    """Run the SKB on every image (with a progress bar): int8 ``[N, H, W]``."""
+    from tqdm import tqdm
+
+    return np.stack([masks_to_labels(segmenter.segment(im)) for im in tqdm(images, desc=desc, leave=False, disable=not progress)])
+
+
+def load_split(cfg: SamConfig, split: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images (and ground-truth objects when known) of ``split`` ("train"/"test") for ``cfg.data``."""
+    n = cfg.train_images if split == "train" else cfg.test_images
+    if cfg.data == "scenes":
+        from scenarios.sam.scenes import make_scenes
+
+        s = make_scenes(n, seed=cfg.seed, split=split, size=cfg.image_size)
+        return s.images, s.labels
+    if cfg.data == "voc":
+        from scenarios.sam.local_images import load_voc
+
+        return load_voc(cfg.data_dir, "train" if split == "train" else "val", n, cfg.image_size)
+    from scenarios.sam.local_images import load_image_folder
+
+    offset = 0 if split == "train" else cfg.train_images
+    return load_image_folder(cfg.data_dir, n, offset, cfg.image_size), None
+
+
+def _key(cfg: SamConfig, split: str, segmenter: Segmenter) -> str:
+    fields = dict(split=split, seed=cfg.seed, data=cfg.data, data_dir=str(cfg.data_dir), size=cfg.image_size,
+                  n=cfg.train_images if split == "train" else cfg.test_images, seg=segmenter.name,
+                  ckpt=str(cfg.sam_checkpoint), s=cfg.max_segments)
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare(cfg: SamConfig, out: Path, segmenter: Segmenter | None = None, progress: bool = True) -> tuple[SegmentedImages, SegmentedImages, str]:
+    """(train, test, segmenter name), from ``out/data-*.npz`` when already built for this config."""
+    segmenter = segmenter or make_segmenter(cfg.segmenter, cfg.max_segments, cfg.sam_checkpoint, cfg.sam_model_type)
+    result = []
+    for split in ("train", "test"):
+        path = out / f"data-{split}-{_key(cfg, split, segmenter)}.npz"
+        if path.is_file():
+            with np.load(path) as f:
+                result.append(SegmentedImages(f["images"], f["segments"], f["truth"] if "truth" in f else None))
+            continue
+        images, truth = load_split(cfg, split)
+        segments = segment_all(images, segmenter, f"SKB {split}", progress)
+        arrays = dict(images=images, segments=segments) | ({"truth": truth} if truth is not None else {})
+        write_npz_atomic(path, **arrays)
+        result.append(SegmentedImages(images, segments, truth))
+    return result[0], result[1], segmenter.name

@@ -1,0 +1,58 @@
+"""LAM-SC end to end (Fig. 2 of the paper): SKB segments → ASI → semantic encoder → ASC mask → channel → decoder.
+
+One class covers every variant: ``asi`` ∈ {"attention", "uniform", "none"} and ``asc`` on/off.
+``asi="none", asc=False`` is the conventional baseline (the same autoencoder, plain image in).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from scenarios.sam.asc import AdaptiveMask
+from scenarios.sam.asi import SemanticIntegration
+from scenarios.sam.codec import SemanticDecoder, SemanticEncoder
+from scenarios.sam.link import from_symbols, to_symbols
+
+__all__ = ["LamSc", "Forward"]
+
+#: (symbols [B,K,h,w] complex, keep [B,1,h,w]) -> (received symbols, sent count [B])
+ChannelFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class Forward:
+    """What one pass produced (tensors on the model's device)."""
+
+    recon: torch.Tensor        # [B, 3, H, W] in [0, 1]
+    keep: torch.Tensor         # [B, 1, h, w] ASC mask (1 = sent); ones without ASC
+    sent: torch.Tensor         # [B] complex symbols sent
+    weights: torch.Tensor | None     # [B, S] ASI segment importance (None without ASI)
+    importance: torch.Tensor | None  # [B, 1, H, W] ASI importance map
+
+
+class LamSc(nn.Module):
+    """``forward(x [B,3,H,W], masks [B,S,H,W], valid [B,S], channel)`` → :class:`Forward`."""
+
+    def __init__(self, asi: str = "attention", asc: bool = True, latent_channels: int = 8) -> None:
+        super().__init__()
+        self.asi_mode, self.use_asc = asi, asc
+        self.asi = SemanticIntegration(asi) if asi != "none" else None
+        self.encoder = SemanticEncoder(4 if self.asi is not None else 3, latent_channels)
+        self.asc = AdaptiveMask(latent_channels) if asc else None
+        self.decoder = SemanticDecoder(latent_channels)
+
+    def forward(self, x: torch.Tensor, masks: torch.Tensor, valid: torch.Tensor, channel: ChannelFn) -> Forward:
+        weights = importance = None
+        if self.asi is not None:
+            inp, weights, importance = self.asi(x, masks, valid)
+        else:
+            inp = x
+        z = self.encoder(inp)
+        small = (torch.nn.functional.avg_pool2d(importance, x.shape[-1] // z.shape[-1]) if importance is not None
+                 else torch.ones_like(z[:, :1]))
+        keep = self.asc(z, small)[0] if self.asc is not None else torch.ones_like(z[:, :1])
+        y, sent = channel(to_symbols(z), keep)
+        return Forward(self.decoder(from_symbols(y), keep), keep, sent, weights, importance)

@@ -1,0 +1,97 @@
+"""``summary.md``: the bit counts next to the paper's, the must-hold checks, the measured time and load."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from protocol.atomic import write_bytes_atomic
+
+__all__ = ["write_summary", "PAPER_BITS"]
+
+#: LAM-SC paper (arXiv 2307.03492), VOC2012: bits per image as reported
+PAPER_BITS = {"raw image": 49_152, "traditional SC features": 21_632, "LAM-SC features (with ASC)": 8_960}
+
+
+def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
+    cfg, chk, t = result["config"], result["checks"], result["timing"]
+    bits = result["bits"]
+    vals = {r["variant"]: r["values_per_image"] for r in rows}
+    kept = {r["variant"]: r["kept_fraction"] for r in rows}
+    lines = [
+        "# SAM scenario (LAM-SC, arXiv 2307.03492) — results",
+        "",
+        f"- SKB back-end: **{result['segmenter']}**",
+        f"- data: {cfg['data']} ({cfg['train_images']} train / {cfg['test_images']} test images, "
+        f"{cfg['image_size']}×{cfg['image_size']} RGB), seed {cfg['seed']}",
+        f"- training: {cfg['steps']} base + {cfg['finetune_steps']} fine-tune steps per variant, batch {cfg['batch_size']}, "
+        f"AWGN at SNR ~ U{tuple(cfg['train_snr_db'])} dB; evaluation on {', '.join(cfg['channels'])} at {list(cfg['snrs_db'])} dB",
+        f"- bit accounting: 2 real values per complex channel symbol × {cfg['quant_bits']} bits (counted, not simulated) "
+        f"+ {result['positions']} mask bits per image with ASC; raw image = {result['raw_bits']:,} bits ({result['raw_values']:,} values)",
+        "",
+        "## Bits per image: ours next to the paper's",
+        "",
+        "| system | ours: bits/image | ours: values/image | kept fraction | paper (VOC2012) |",
+        "|---|---:|---:|---:|---:|",
+        f"| raw image | {result['raw_bits']:,} | {result['raw_values']:,} | – | {PAPER_BITS['raw image']:,} |",
+        f"| conventional (same autoencoder, no SKB/ASI/ASC) | {bits['conventional']:,.0f} | {vals['conventional']:,.0f} | 1.00 | {PAPER_BITS['traditional SC features']:,} |",
+        f"| no-asc (SKB + ASI) | {bits['no-asc']:,.0f} | {vals['no-asc']:,.0f} | 1.00 | – |",
+        f"| **lam-sc** (SKB + ASI + ASC, target ratio {cfg['target_ratio']:.0%}) | {bits['lam-sc']:,.0f} | {vals['lam-sc']:,.0f} | {kept['lam-sc']:.2f} | {PAPER_BITS['LAM-SC features (with ASC)']:,} |",
+    ]
+    lines += [f"| {v} | {b:,.0f} | {vals[v]:,.0f} | {kept[v]:.2f} | – |" for v, b in bits.items()
+              if v not in ("conventional", "no-asc", "lam-sc")]
+    lines += [
+        "",
+        f"Paper: LAM-SC/traditional = {8960 / 21632:.1%}; ours: lam-sc/conventional = {bits['lam-sc'] / bits['conventional']:.1%} of the bits "
+        f"({vals['lam-sc'] / vals['conventional']:.1%} of the values).",
+        "",
+        "## Quality (mean over test images; 95 % CI in results.csv)",
+        "",
+        "| variant | channel | " + " | ".join(f"SSIM @ {s:g} dB" for s in cfg["snrs_db"]) + " | " + " | ".join(f"PSNR @ {s:g} dB" for s in cfg["snrs_db"]) + " |",
+        "|---|---|" + "---:|" * (2 * len(cfg["snrs_db"])),
+    ]
+    for v in bits:
+        for ch in cfg["channels"]:
+            rs = sorted((r for r in rows if r["variant"] == v and r["channel"] == ch), key=lambda r: r["snr_db"])
+            lines.append(f"| {v} | {ch} | " + " | ".join(f"{r['ssim']:.3f}" for r in rs) + " | "
+                         + " | ".join(f"{r['psnr_db']:.2f}" for r in rs) + " |")
+    a, s = chk["asc"], chk["asi"]
+    d, du, dn = a["ssim_diff"], s["ssim_diff_vs_uniform"], s["ssim_diff_vs_no_asi"]
+    ad = result["adaptivity"]
+    lines += [
+        "",
+        "## Must hold (paired per image, pooled over every channel and SNR point)",
+        "",
+        f"- **ASC reduces bits within an SSIM margin of {a['margin']}**: {a['bits_lam_sc']:,.0f} vs {a['bits_no_asc']:,.0f} bits; "
+        f"SSIM(lam-sc) − SSIM(no-asc) = {d['mean']:+.4f} [95 % CI {d['lo']:+.4f}, {d['hi']:+.4f}] → **{'holds' if a['holds'] else 'does NOT hold'}**",
+        "- ASC mask-ratio sweep, SSIM − SSIM(no-asc) at equal training: " + ", ".join(
+            f"{w['ratio']:.0%} masked → {w['bits']:,.0f} bits, {w['ssim_diff']['mean']:+.4f}"
+            + (" (within margin)" if w["ssim_diff"]["mean"] >= -a["margin"] else "") for w in a["sweep"].values()),
+        f"- **ASI beats uniform segment weights**: SSIM(lam-sc) − SSIM(uniform-asi) = {du['mean']:+.4f} "
+        f"[95 % CI {du['lo']:+.4f}, {du['hi']:+.4f}] → **{'holds' if s['holds'] else 'does NOT hold'}**"
+        f"{' (CI excludes 0)' if s['significant'] else ' (CI includes 0: not distinguishable from noise)' if s['holds'] else ''}; "
+        f"vs no ASI at all (no-asi): {dn['mean']:+.4f} [{dn['lo']:+.4f}, {dn['hi']:+.4f}]",
+        f"- ASC ratio adapts to content: kept fraction per image {ad['kept_mean']:.2f} ± {ad['kept_std']:.2f} "
+        f"(min {ad['kept_min']:.2f}, max {ad['kept_max']:.2f})"
+        + (f"; correlation with the objects' area fraction {ad['corr_kept_object_area']:+.2f}" if "corr_kept_object_area" in ad else ""),
+        "",
+        "## Time and load",
+        "",
+        f"wall {t['wall_s']} s (data + SKB {t['data_s']} s, training {t['train_s']} s), CPU (user+sys, this process and children) "
+        f"{t['cpu_s']} s, torch threads {t['threads']} on {t['cores']} cores; load average (1/5/15 min) at start {t['load_start']}, "
+        f"at end {t['load_end']}.",
+        "",
+        "## Differences from the paper",
+        "",
+        "- SKB: " + ("the real SAM." if result["segmenter"].startswith("SAM") else
+                     "an offline graph-based superpixel segmenter stands in for SAM (no SAM weights here); "
+                     "its segments follow colour edges, not object semantics."),
+        "- Data: synthetic 64×64 scenes (Fashion-MNIST objects on textured backgrounds), not VOC2012/COCO photographs."
+        if cfg["data"] == "scenes" else f"- Data: local {cfg['data']} images at {cfg['image_size']}×{cfg['image_size']}.",
+        "- Units: the paper's counts look like feature *values* (21,632 = 13·13·128; 49,152 = 128·128·3 pixel values); "
+        "we report both values and bits at the stated quantisation. Our 64×64 images and 16×16×C latent are smaller, "
+        "so absolute counts differ; compare the ratios.",
+        "- Training: a few hundred steps of a ~50 k-parameter model on CPU, no human-guided ASI supervision and no "
+        "crossover training; the paper trains far larger models to convergence.",
+        "",
+    ]
+    write_bytes_atomic(path, "\n".join(lines).encode())
+    return path

@@ -1,0 +1,92 @@
+"""Training of one variant: Adam on image MSE (+ the ASC ratio term), AWGN at random SNRs, checkpointed atomically.
+
+A job resumes from ``<name>.pt`` if present (model, optimiser, step, loss log); each step's batch,
+SNRs and noise come from the generator of stream ``train-<name>-<step>``, so a resumed run sees
+the same data as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from channel.rng import make_generator
+from protocol.atomic import write_bytes_atomic
+from scenarios.sam.asc import mask_ratio_loss
+from scenarios.sam.asi import segments_onehot
+from scenarios.sam.config import SamConfig
+from scenarios.sam.dataset import SegmentedImages
+from scenarios.sam.link import transmit
+from scenarios.sam.model import LamSc
+
+__all__ = ["Job", "batch", "train_job"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training run: a model of ``asi``/``asc`` trained ``steps`` steps, starting from ``init_from``'s weights."""
+
+    name: str
+    asi: str
+    asc: bool
+    target_ratio: float
+    steps: int
+    init_from: str | None = None
+
+
+def batch(data: SegmentedImages, idx: np.ndarray | torch.Tensor, max_segments: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images float ``[B, 3, H, W]`` in [0, 1], segment masks ``[B, S, H, W]``, ``valid`` ``[B, S]``."""
+    idx = np.asarray(idx)
+    x = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float() / 255
+    masks, valid = segments_onehot(torch.from_numpy(data.segments[idx].astype(np.int64)), max_segments)
+    return x, masks, valid
+
+
+def _save(path: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, init: dict | None = None,
+              progress: bool = True) -> tuple[LamSc, list[dict]]:
+    """Train (or resume, or just load) ``job``; returns the model (eval mode) and its loss log."""
+    from tqdm import tqdm
+
+    model = LamSc(job.asi, job.asc, cfg.latent_channels)
+    path = ckpt_dir / f"{job.name}.pt"
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    start, log = 0, []
+    if path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start, log = state["step"], state["log"]
+    elif init is not None:
+        missing, unexpected = model.load_state_dict(init, strict=False)
+        if unexpected or any(not k.startswith("asc.") for k in missing):
+            raise RuntimeError(f"{job.name}: cannot start from {job.init_from} (missing {missing}, unexpected {unexpected})")
+    model.train()
+    lo, hi = cfg.train_snr_db
+    for step in tqdm(range(start, job.steps), desc=f"train {job.name}", initial=start, total=job.steps,
+                     disable=not progress or start >= job.steps, leave=False):
+        g = make_generator(cfg.seed, f"train-{job.name}-{step}")
+        idx = torch.randint(len(data), (cfg.batch_size,), generator=g).numpy()
+        x, masks, valid = batch(data, idx, cfg.max_segments)
+        snr = lo + (hi - lo) * torch.rand(cfg.batch_size, generator=g, dtype=torch.float64)
+        fwd = model(x, masks, valid, lambda s, k: transmit(s, k, snr, "awgn", g, cfg.power))
+        mse = torch.nn.functional.mse_loss(fwd.recon, x)
+        loss = mse + (cfg.ratio_weight * mask_ratio_loss(fwd.keep, job.target_ratio) if job.asc else 0.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 10 == 0 or step + 1 == job.steps:
+            log.append(dict(job=job.name, step=step, loss=float(loss.detach()), mse=float(mse.detach()), keep=float(fwd.keep.detach().mean())))
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == job.steps:
+            _save(path, dict(model=model.state_dict(), optimizer=opt.state_dict(), step=step + 1, log=log,
+                             job=job.__dict__))
+    model.eval()
+    return model, log

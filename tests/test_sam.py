@@ -1,0 +1,249 @@
+"""The SAM scenario (LAM-SC): ASC mask, SKB interface, SAM checkpoint errors, channel SNR, scenes, local folders, CLI."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from channel.rng import make_generator
+from scenarios.sam.asc import AdaptiveMask, mask_ratio_loss
+from scenarios.sam.link import normalise_power, to_symbols, transmit
+from scenarios.sam.sam_backend import SamSegmenter, masks_from_sam_records
+from scenarios.sam.scenes import make_scenes
+from scenarios.sam.segmenter import Segmenter, SegmenterError, SuperpixelSegmenter, make_segmenter
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return make_scenes(6, seed=1, split="test")
+
+
+# --- ASC ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", [0.3, 0.7])
+def test_asc_mask_has_requested_ratio_on_average_and_is_binary(target):
+    torch.manual_seed(0)
+    net = AdaptiveMask(4)
+    opt = torch.optim.Adam(net.parameters(), lr=0.03)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(80):
+        z = torch.randn(16, 4, 8, 8, generator=g)
+        mask, _ = net(z, torch.ones_like(z[:, :1]))
+        loss = mask_ratio_loss(mask, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        z = torch.randn(64, 4, 8, 8, generator=g)  # unseen features
+        mask, p = net(z, torch.ones_like(z[:, :1]))
+    assert set(mask.unique().tolist()) <= {0.0, 1.0}  # binary at inference
+    assert torch.equal(mask, (p > 0.5).float())
+    assert abs((1 - mask).mean().item() - target) < 0.06  # masked fraction = the requested ratio, on average
+
+
+def test_asc_straight_through_gradient_reaches_the_mask_net():
+    net = AdaptiveMask(4)
+    z = torch.randn(2, 4, 8, 8)
+    mask, _ = net(z, torch.ones_like(z[:, :1]))
+    assert set(mask.detach().unique().tolist()) <= {0.0, 1.0}  # forward is binary in training too
+    (mask * torch.randn_like(mask)).sum().backward()
+    assert net.net[0].weight.grad is not None and net.net[0].weight.grad.abs().sum() > 0
+
+
+# --- SKB interface -----------------------------------------------------------------------------
+
+class _FakeSamGenerator:
+    """Stands in for SamAutomaticMaskGenerator (tests only): SAM's output format, overlapping masks and holes."""
+
+    def generate(self, image):
+        h, w = image.shape[:2]
+        a = np.zeros((h, w), bool); a[: h // 2] = True
+        b = np.zeros((h, w), bool); b[h // 4 : 3 * h // 4, : w // 2] = True   # overlaps a
+        c = np.zeros((h, w), bool); c[-4:, -4:] = True
+        return [dict(segmentation=m, area=int(m.sum()), bbox=[0, 0, 1, 1], predicted_iou=0.9, stability_score=0.9)
+                for m in (b, c, a)]
+
+
+def _check_partition(masks, image, max_segments):
+    assert isinstance(masks, np.ndarray) and masks.dtype == bool
+    assert masks.ndim == 3 and masks.shape[1:] == image.shape[:2]
+    assert 1 <= masks.shape[0] <= max_segments
+    assert (masks.sum(0) == 1).all()  # disjoint, cover every pixel
+    areas = masks.reshape(len(masks), -1).sum(-1)
+    assert (areas > 0).all()
+
+
+def test_both_segmenter_backends_give_the_same_output_type(scenes):
+    img = scenes.images[0]
+    sp = SuperpixelSegmenter(max_segments=8)
+    sam = SamSegmenter(_FakeSamGenerator(), max_segments=8)
+    for seg in (sp, sam):
+        assert isinstance(seg, Segmenter)
+        _check_partition(seg.segment(img), img, 8)
+    assert "substitute" in sp.name and "SAM" in sam.name
+    masks = sam.segment(img)
+    h, w = img.shape[:2]
+    assert masks.shape[0] == 4  # a, b minus a, c, and the uncovered rest
+    assert masks[0][: h // 2].all()  # the largest SAM mask wins overlapping pixels
+    with pytest.raises(SegmenterError, match="uint8"):
+        sp.segment(img.astype(np.float32))
+
+
+def test_sam_records_beyond_max_segments_are_merged():
+    recs = [dict(segmentation=np.eye(16, dtype=bool) if i == 0 else np.roll(np.eye(16, dtype=bool), i, 1), area=16)
+            for i in range(10)]
+    masks = masks_from_sam_records(recs, (16, 16), max_segments=4)
+    assert masks.shape == (4, 16, 16) and (masks.sum(0) == 1).all()
+
+
+def test_wrong_sam_checkpoint_gives_a_clear_error(tmp_path):
+    with pytest.raises(SegmenterError, match="SAM checkpoint not found: .*missing.pth"):
+        make_segmenter("sam", 8, tmp_path / "missing.pth")
+    with pytest.raises(SegmenterError, match="needs a checkpoint"):
+        make_segmenter("sam", 8, None)
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(SegmenterError, match="not a readable torch checkpoint"):
+        make_segmenter("sam", 8, junk)
+    other = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(1)}, other)
+    with pytest.raises(SegmenterError, match="not a SAM state dict"):
+        make_segmenter("sam", 8, other)
+    with pytest.raises(SegmenterError, match="unknown SAM model type"):
+        make_segmenter("sam", 8, other, model_type="vit_x")
+
+
+# --- channel -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("snr_db", [0.0, 10.0, 20.0])
+def test_awgn_applies_the_configured_snr_per_sent_symbol(snr_db):
+    g = make_generator(0, "test-sam-snr")
+    s = to_symbols(torch.randn(32, 8, 16, 16, generator=g))
+    keep = (torch.rand(32, 1, 16, 16, generator=g) > 0.5).float()  # half the positions not sent
+    y, n = transmit(s, keep, torch.full((32,), snr_db, dtype=torch.float64), "awgn", g, power=2.0)
+    x, _ = normalise_power(s, keep, 2.0)
+    assert torch.allclose(x.abs().pow(2).flatten(1).sum(-1), torch.full((32,), 2.0), rtol=1e-4)  # P_T per image
+    assert torch.equal(n, keep.flatten(1).sum(-1) * 4)
+    noise = ((y - x).abs().pow(2).flatten(1).sum(-1) / n).mean()  # per sent symbol
+    measured = 10 * torch.log10(torch.tensor(2.0) / (n.mean() * noise))
+    assert abs(measured.item() - snr_db) < 0.15
+    assert (y[keep.expand_as(y) == 0] == 0).all()  # masked symbols are not sent
+
+
+def test_rayleigh_fading_is_worse_than_awgn_and_equalised_at_high_snr():
+    g = make_generator(0, "test-sam-rayleigh")
+    s = to_symbols(torch.randn(64, 4, 8, 8, generator=g))
+    keep = torch.ones(64, 1, 8, 8)
+    x, _ = normalise_power(s, keep, 1.0)
+
+    def err(kind, snr):
+        y, _ = transmit(s, keep, torch.full((64,), snr, dtype=torch.float64), kind, make_generator(1, kind), 1.0)
+        return ((y - x).abs().pow(2).sum() / x.abs().pow(2).sum()).item()
+
+    assert err("rayleigh", 10.0) > 1.5 * err("awgn", 10.0)
+    assert err("rayleigh", 60.0) < 1e-3
+    with pytest.raises(ValueError, match="channel must be"):
+        transmit(s, keep, torch.zeros(64, dtype=torch.float64), "uniform", g)
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def test_scenes_are_deterministic_and_masks_match_the_objects(scenes):
+    again = make_scenes(3, seed=1, split="test")
+    assert np.array_equal(again.images, scenes.images[:3]) and np.array_equal(again.labels, scenes.labels[:3])
+    assert not np.array_equal(make_scenes(1, seed=2, split="test").images[0], scenes.images[0])
+    assert scenes.images.shape == (6, 64, 64, 3) and scenes.images.dtype == np.uint8
+    for i in range(len(scenes)):
+        img, bg = scenes.images[i].astype(int), scenes.backgrounds[i].astype(int)
+        outside = scenes.labels[i] == 0
+        assert np.array_equal(img[outside], bg[outside])  # no object pixel outside the masks
+        objs = scenes.object_masks(i)
+        assert len(objs) >= 1 and all(m.any() for m in objs)
+        assert (objs.sum(0) <= 1).all()  # occlusion: one owner per pixel
+        inside = ~outside
+        changed = np.abs(img - bg).sum(-1) > 6
+        assert changed[inside].mean() > 0.85  # the masked pixels are the pasted objects
+        assert set(scenes.classes[i][scenes.classes[i] >= 0]) <= set(range(10))
+
+
+def test_voc_folder_loads_and_bad_folders_fail_clearly(tmp_path):
+    from PIL import Image
+
+    from scenarios.sam.local_images import find_voc_root, load_image_folder, load_voc
+
+    with pytest.raises(FileNotFoundError, match="VOC folder not found"):
+        find_voc_root(tmp_path / "nope")
+    with pytest.raises(ValueError, match="not a VOC2012 folder"):
+        find_voc_root(tmp_path)
+    voc = tmp_path / "VOCdevkit" / "VOC2012"
+    (voc / "JPEGImages").mkdir(parents=True)
+    (voc / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (voc / "SegmentationObject").mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        Image.fromarray(rng.integers(0, 255, (50, 80, 3), dtype=np.uint8)).save(voc / "JPEGImages" / f"{name}.jpg")
+        lab = np.zeros((50, 80), np.uint8); lab[10:30, 20:60] = 1; lab[10, :] = 255
+        Image.fromarray(lab, mode="L").save(voc / "SegmentationObject" / f"{name}.png")
+    (voc / "ImageSets" / "Segmentation" / "val.txt").write_text("a\nb\n")
+    images, labels = load_voc(tmp_path, "val", 5, size=32)
+    assert images.shape == (2, 32, 32, 3) and images.dtype == np.uint8
+    assert labels.shape == (2, 32, 32) and set(np.unique(labels)) == {0, 1}
+    with pytest.raises(ValueError, match="split list missing"):
+        load_voc(tmp_path, "train", 5)
+    with pytest.raises(ValueError, match="holds 2 images"):
+        load_image_folder(voc / "JPEGImages", 3)
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
+    from scenarios.cli import main
+
+    out = tmp_path / "sam"
+    args = ["scenario", "sam", "--out", str(out), "--train-images", "24", "--test-images", "4", "--steps", "3",
+            "--finetune-steps", "2", "--ratios", "0.8", "--snrs", "5,15", "--channels", "awgn", "--quiet"]
+    assert main(args) == 0
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    variants = {r["variant"] for r in rows}
+    assert variants == {"conventional", "lam-sc", "no-asc", "no-asi", "uniform-asi", "lam-sc@80%"}
+    assert len(rows) == len(variants) * 2
+    bits = {r["variant"]: float(r["bits_per_image"]) for r in rows}
+    assert bits["conventional"] == 16 * 16 * 8 * 8  # 8 real maps at 16×16, 8 bits each, no mask bits
+    for png in ("psnr_vs_snr.png", "ssim_vs_snr.png", "ssim_vs_bits.png", "grid.png", "training_loss.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (out / "summary.md").read_text()
+    assert "substitute for SAM" in summary and "21,632" in summary
+    ckpt = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert "lam-sc.pt" in ckpt and not any(p.endswith(".tmp") for p in ckpt)
+    log = (out / "training.csv").read_text()
+    assert main(args) == 0  # resumes: everything is already trained, the log is unchanged
+    assert (out / "training.csv").read_text() == log
+    assert main([*args, "--steps", "4"]) == 2  # other training settings into the same --out: refused
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--target-ratio", "1.5"], "field 'target_ratio'"),
+    (["--channels", "uniform"], "field 'channels"),
+    (["--data", "voc"], "needs data_dir"),
+    (["--data", "voc", "--data-dir", "/nonexistent/voc"], "VOC folder not found"),
+    (["--segmenter", "sam", "--sam-checkpoint", "/nonexistent/sam.pth"], "SAM checkpoint not found"),
+    (["--steps", "0"], "field 'steps'"),
+])
+def test_bad_options_exit_2_with_one_line(tmp_path, capsys, extra, needle):
+    from scenarios.cli import main
+
+    assert main(["scenario", "sam", "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # rejected before any work
+
+
+def test_argparse_rejects_malformed_numbers(tmp_path):
+    from scenarios.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["scenario", "sam", "--out", str(tmp_path), "--ratios", "a,b"])
+    assert e.value.code == 2
