@@ -263,7 +263,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                              f"point(s) in {out / 'points'} are kept — run the same command again to resume") from None
     rows = point_rows(points, out)
     write_tidy_csv(rows, out / "results.csv")
-    write_tidy_csv(timing_rows(points, out), out / "timing.csv", TIMING_COLUMNS)
+    timing = timing_rows(points, out)
+    write_tidy_csv(timing, out / "timing.csv", TIMING_COLUMNS)
+    if args.name == "users":  # round cost vs users, from the same stored points
+        plot_sweep([{**r, "x_name": SWEEPS["users"].x_name} for r in timing], out / "users_round_cost.png",
+                   "s_per_iteration", f"in-process run wall time per ADMM iteration, set-up and evaluation included (seeds {', '.join(map(str, seeds))})")
     sw = SWEEPS[args.name]
     for metric in ("accuracy", "mse") + (("nmse",) if args.name == "similarity" else ()):
         plot_sweep(rows, out / f"{args.name}_{metric}.png", metric, f"{sw.description} (seeds {', '.join(map(str, seeds))})")

@@ -80,7 +80,11 @@ def plot_sweep(rows: list[dict], path: Path, metric: str = "accuracy", title: st
             if not grouped:
                 break
         ax.set_xlabel(x_name)
-        ax.set_ylabel({"accuracy": "mean task accuracy", "mse": "alignment MSE", "nmse": "NMSE"}.get(metric, metric))
+        ax.set_ylabel({"accuracy": "mean task accuracy", "mse": "alignment MSE", "nmse": "NMSE",
+                       "s_per_iteration": "seconds per ADMM iteration"}.get(metric, metric))
+        if metric == "s_per_iteration":
+            ax.set_xscale("log")
+            ax.set_yscale("log")
         if panel:
             ax.set_title(panel, fontsize=9)
         ax.grid(True, alpha=0.3)
