@@ -101,9 +101,14 @@ def test_launch_refuses_a_baseline_method(npz):
     assert r.returncode == 2 and "field 'method'" in r.stderr and "Traceback" not in r.stderr
 
 
-def _sweep_args(path, out):
+def _sweep_args(path, out, iterations: int = 10):
     return ["sweep", "compression", "--quick", "--latents", str(path), "--pilots", "500", "--test-samples", "200",
-            "--iterations", "10", "--seeds", "1,2", "--out", str(out)]
+            "--iterations", str(iterations), "--tol", "0", "--seeds", "1,2", "--out", str(out)]
+
+
+def _slow_sweep_args(path, out):
+    """Points slow enough (hundreds of iterations each) that an interrupt lands mid-sweep."""
+    return _sweep_args(path, out, iterations=400)
 
 
 def test_quick_sweep_rows_rerun_and_plots(npz, tmp_path, capsys):
@@ -133,9 +138,9 @@ def test_interrupted_sweep_resumes_to_the_same_csv(npz, tmp_path):
 
     path, _ = npz
     ref = tmp_path / "ref"
-    assert main(_sweep_args(path, ref)) == 0
+    assert main(_slow_sweep_args(path, ref)) == 0
     out = tmp_path / "int"
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios", *_sweep_args(path, out)],
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios", *_slow_sweep_args(path, out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     end = time.monotonic() + 120
     while time.monotonic() < end and len(list((out / "points").glob("*.json"))) < 3:
@@ -144,7 +149,7 @@ def test_interrupted_sweep_resumes_to_the_same_csv(npz, tmp_path):
     proc.wait(timeout=60)
     done = {p.name for p in (out / "points").glob("*.json")}
     assert 3 <= len(done) < len(list((ref / "points").glob("*.json")))  # it really stopped midway
-    assert main(_sweep_args(path, out)) == 0
+    assert main(_slow_sweep_args(path, out)) == 0
     assert done <= {p.name for p in (out / "points").glob("*.json")}
     assert (out / "results.csv").read_text() == (ref / "results.csv").read_text()
 
@@ -207,7 +212,7 @@ def test_killed_sweep_worker_gives_one_line_error_and_keeps_points(npz, tmp_path
 
     path, _ = npz
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios", *_sweep_args(path, out)],
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios", *_slow_sweep_args(path, out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     end = time.monotonic() + 120
     while time.monotonic() < end and not list((out / "points").glob("*.json")):
@@ -220,4 +225,4 @@ def test_killed_sweep_worker_gives_one_line_error_and_keeps_points(npz, tmp_path
     stored = list((out / "points").glob("*.json"))
     assert proc.returncode == 1 and "worker process died" in err and "Traceback" not in err, err
     assert stored and all(json.loads(p.read_text())["users"] for p in stored)  # whole, readable points
-    assert main(_sweep_args(path, out)) == 0  # and the same command resumes
+    assert main(_slow_sweep_args(path, out)) == 0  # and the same command resumes
