@@ -140,8 +140,11 @@ def test_interrupted_sweep_resumes_to_the_same_csv(npz, tmp_path):
     ref = tmp_path / "ref"
     assert main(_slow_sweep_args(path, ref)) == 0
     out = tmp_path / "int"
+    # a shell that runs the suite in the background makes its children ignore SIGINT (and Python
+    # then installs no KeyboardInterrupt handler): restore the default, as a terminal would have it
     proc = subprocess.Popen([sys.executable, "-m", "scenarios", *_slow_sweep_args(path, out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     end = time.monotonic() + 120
     while time.monotonic() < end and len(list((out / "points").glob("*.json"))) < 3:
         time.sleep(0.05)
