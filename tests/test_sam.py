@@ -54,6 +54,15 @@ def test_asc_straight_through_gradient_reaches_the_mask_net():
     assert net.net[0].weight.grad is not None and net.net[0].weight.grad.abs().sum() > 0
 
 
+def test_asc_ratio_term_does_not_reach_the_encoder_features():
+    net = AdaptiveMask(4)
+    z = torch.randn(2, 4, 8, 8, requires_grad=True)
+    mask, _ = net(z, torch.ones_like(z[:, :1]))
+    mask_ratio_loss(mask, 0.5).backward()
+    assert z.grad is None  # the mask net sees sg(z): only the reconstruction shapes the features
+    assert net.net[0].weight.grad.abs().sum() > 0  # while the mask net itself learns the ratio
+
+
 # --- SKB interface -----------------------------------------------------------------------------
 
 class _FakeSamGenerator:
