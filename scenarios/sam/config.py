@@ -30,7 +30,7 @@ class SamConfig(BaseModel):
     train_images: int = Field(3000, ge=8, le=200_000)
     test_images: int = Field(300, ge=4, le=50_000)
     val_images: int = Field(200, ge=4, le=50_000, description="validation scenes (train objects) for choosing the ASC ratio")
-    seeds: int = Field(1, ge=1, le=20, description="training seeds: every compared model is trained once per seed")
+    seeds: int = Field(3, ge=1, le=20, description="training seeds: every compared model is trained once per seed")
     segmenter: Literal["superpixel", "sam"] = Field("superpixel", description="SKB back-end")
     sam_checkpoint: Path | None = Field(None, description="SAM .pth checkpoint (segmenter=sam)")
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
