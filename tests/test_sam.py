@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -51,6 +52,15 @@ def test_asc_straight_through_gradient_reaches_the_mask_net():
     assert set(mask.detach().unique().tolist()) <= {0.0, 1.0}  # forward is binary in training too
     (mask * torch.randn_like(mask)).sum().backward()
     assert net.net[0].weight.grad is not None and net.net[0].weight.grad.abs().sum() > 0
+
+
+def test_asc_ratio_term_does_not_reach_the_encoder_features():
+    net = AdaptiveMask(4)
+    z = torch.randn(2, 4, 8, 8, requires_grad=True)
+    mask, _ = net(z, torch.ones_like(z[:, :1]))
+    mask_ratio_loss(mask, 0.5).backward()
+    assert z.grad is None  # the mask net sees sg(z): only the reconstruction shapes the features
+    assert net.net[0].weight.grad.abs().sum() > 0  # while the mask net itself learns the ratio
 
 
 # --- SKB interface -----------------------------------------------------------------------------
@@ -197,18 +207,69 @@ def test_voc_folder_loads_and_bad_folders_fail_clearly(tmp_path):
         load_image_folder(voc / "JPEGImages", 3)
 
 
+# --- verdicts over training seeds, validation-chosen ASC ratio ---------------------------------
+
+def test_choose_ratio_picks_the_largest_ratio_within_the_margin_on_a_fake_curve():
+    from scenarios.sam.selection import choose_ratio
+
+    curve = {0.0: 0.001, 0.1: -0.005, 0.25: -0.029, 0.5: -0.031, 0.8: -0.2}   # validation ΔSSIM vs no-asc
+    assert choose_ratio(curve, 0.03) == (0.25, True)
+    assert choose_ratio({0.1: -0.01, 0.25: -0.05, 0.5: -0.02}, 0.03) == (0.5, True)   # non-monotonic: still the largest
+    assert choose_ratio({0.25: -0.06, 0.5: -0.04, 0.8: -0.09}, 0.03) == (0.5, False)  # none within: least loss, flagged
+    with pytest.raises(ValueError):
+        choose_ratio({0.0: 0.0}, 0.03)  # 0 % is not compression
+
+
+def test_verdicts_use_the_ci_over_training_seeds():
+    from scenarios.sam.checks import over_seeds, verdict
+
+    tight = over_seeds([0.020, 0.022, 0.018])
+    assert tight["ci"] == "seeds" and tight["lo"] > 0 and verdict(tight, 0.0) == "holds"
+    noisy = over_seeds([0.03, -0.03, 0.01])  # positive on average, but training variance covers 0
+    assert noisy["mean"] > 0 and verdict(noisy, 0.0) == "undecided"
+    assert verdict(over_seeds([-0.05, -0.06, -0.055]), -0.03) == "does NOT hold"
+    single = over_seeds([0.01], dict(lo=0.005, hi=0.015))
+    assert single["ci"] == "images" and verdict(single, 0.0) == "holds"
+
+
+def test_extra_seeds_train_only_the_checked_variants():
+    from scenarios.sam.config import SamConfig
+    from scenarios.sam.plan import phase_a, phase_b
+
+    cfg = SamConfig(seeds=2, ratios=(0.1, 0.5))
+    a0, f0 = phase_a(cfg, 0)
+    a1, f1 = phase_a(cfg, 1)
+    assert {"conventional", "no-asc", "lam-sc@10%", "lam-sc@50%"} == set(f0) and "conventional" not in f1
+    assert {j.name for j in a1} == {"base-asi", "base-uniform", "no-asc", "lam-sc@10%", "lam-sc@50%"}
+    assert all(j.train_seed == 1 and j.stream.startswith("s1-") for j in a1)
+    assert set(phase_b(cfg, 0, 0.1)) == {"uniform-asi", "no-asi"} and set(phase_b(cfg, 1, 0.1)) == {"uniform-asi"}
+    assert phase_b(cfg, 1, 0.1)["uniform-asi"].target_ratio == 0.1
+
+
 # --- CLI ---------------------------------------------------------------------------------------
 
 def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     from scenarios.cli import main
 
     out = tmp_path / "sam"
-    args = ["scenario", "sam", "--out", str(out), "--train-images", "24", "--test-images", "4", "--steps", "3",
-            "--finetune-steps", "2", "--ratios", "0.8", "--snrs", "5,15", "--channels", "awgn", "--quiet"]
+    args = ["scenario", "sam", "--out", str(out), "--train-images", "24", "--test-images", "4", "--val-images", "4",
+            "--seeds", "2", "--steps", "3", "--finetune-steps", "2", "--ratios", "0.8", "--target-ratio", "0.5",
+            "--snrs", "5,15", "--channels", "awgn", "--quiet"]
     assert main(args) == 0
     rows = list(csv.DictReader((out / "results.csv").open()))
     variants = {r["variant"] for r in rows}
     assert variants == {"conventional", "lam-sc", "no-asc", "no-asi", "uniform-asi", "lam-sc@80%"}
+    seeds_of = {r["variant"]: int(r["train_seeds"]) for r in rows}
+    assert seeds_of["lam-sc"] == seeds_of["uniform-asi"] == seeds_of["no-asc"] == 2 and seeds_of["conventional"] == 1
+    by_seed = list(csv.DictReader((out / "results_by_seed.csv").open()))
+    assert {(r["train_seed"], r["variant"]) for r in by_seed if r["variant"] == "uniform-asi"} == {("0", "uniform-asi"), ("1", "uniform-asi")}
+    result = json.loads((out / "results.json").read_text())
+    assert result["checks"]["selection"]["ratio"] == 0.5  # explicit --target-ratio overrides the validation choice
+    assert result["checks"]["asi"]["ssim_diff_vs_uniform"]["n_seeds"] == 2
+    assert result["checks"]["asi"]["verdict"] in {"holds", "does NOT hold", "undecided"}
+    s1 = torch.load(out / "checkpoints" / "s1" / "base-asi.pt", weights_only=False)["model"]
+    s0 = torch.load(out / "checkpoints" / "base-asi.pt", weights_only=False)["model"]
+    assert any(not torch.equal(s0[k], s1[k]) for k in s0)  # the second seed is an independent training run
     assert len(rows) == len(variants) * 2
     bits = {r["variant"]: float(r["bits_per_image"]) for r in rows}
     assert bits["conventional"] == 16 * 16 * 8 * 8  # 8 real maps at 16×16, 8 bits each, no mask bits
@@ -217,7 +278,7 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     summary = (out / "summary.md").read_text()
     assert "substitute for SAM" in summary and "21,632" in summary
     ckpt = sorted(p.name for p in (out / "checkpoints").iterdir())
-    assert "lam-sc.pt" in ckpt and not any(p.endswith(".tmp") for p in ckpt)
+    assert "lam-sc@50%.pt" in ckpt and "uniform-asi@50%.pt" in ckpt and not any(p.endswith(".tmp") for p in ckpt)
     log = (out / "training.csv").read_text()
     assert main(args) == 0  # resumes: everything is already trained, the log is unchanged
     assert (out / "training.csv").read_text() == log

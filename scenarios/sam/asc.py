@@ -6,6 +6,11 @@ estimator ``m_ste = m + p − sg(p)`` (forward binary, backward the sigmoid's gr
 loss term on the batch's mean mask, ``λ (mean(1 − m) − r)²`` with target mask ratio ``r``: only the
 *average* is pinned, so the ratio of one image adapts to its content. Masked positions are not
 transmitted. At inference the mask is exactly binary.
+
+The mask net scores *stopped-gradient* features ``sg(z)`` and ``sg(importance)``: the mask decides what
+to send, but its ratio term cannot reshape the encoder's features (the encoder still learns from the
+reconstruction through the sent values). Without this, the ratio term's gradient flowed through the mask
+net into the encoder and cost ~0.07 validation SSIM at only 10 % masking (measured, docs/sam.md).
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ class AdaptiveMask(nn.Module):
         nn.init.constant_(self.net[-1].bias, 2.0)  # start by keeping everything
 
     def forward(self, z: torch.Tensor, importance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        p = torch.sigmoid(self.net(torch.cat([z, importance], 1)))
+        p = torch.sigmoid(self.net(torch.cat([z.detach(), importance.detach()], 1)))
         hard = (p > 0.5).to(p.dtype)
         return (hard + (p - p.detach()) if self.training else hard), p  # exact 0/1 forward
 

@@ -1,15 +1,19 @@
-"""The issue's "must hold" claims, evaluated on paired per-image results (same images, same noise draws).
+"""The issue's "must hold" claims, evaluated on paired results (same test images, same noise draws).
 
-* ASC: ``lam-sc`` sends fewer bits than ``no-asc`` and its SSIM stays within ``SSIM_MARGIN`` of it
-  (mean paired difference over every channel and SNR point).
-* ASI: ``lam-sc`` (attention weights) has a higher SSIM than ``uniform-asi`` (uniform segment weights),
-  mean paired difference > 0; the 95 % CI says whether that is beyond the noise of the test set.
+* ASC: ``lam-sc`` sends fewer bits than ``no-asc`` and its SSIM stays within ``SSIM_MARGIN`` of it.
+* ASI: ``lam-sc`` (attention weights) has a higher SSIM than ``uniform-asi`` (uniform segment weights).
+
+Each training seed gives one paired difference (mean over test images, channels and SNR points, the two
+models trained with that seed). The verdict uses the mean over seeds with a t 95 % CI over seeds, so it
+accounts for training variance: **holds** if the whole CI is on the passing side, **does not hold** if the
+whole CI is on the failing side, **undecided** otherwise. With one seed only the per-image CI (test-image
+sampling alone) is available, and the verdict says so.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SSIM_MARGIN", "paired", "must_hold"]
+__all__ = ["SSIM_MARGIN", "paired", "over_seeds", "verdict", "must_hold"]
 
 #: allowed mean SSIM loss of ASC against the no-ASC model (fixed before any run)
 SSIM_MARGIN = 0.03
@@ -22,22 +26,55 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return dict(mean=float(d.mean()), lo=float(d.mean() - half), hi=float(d.mean() + half), n=int(len(d)))
 
 
-def must_hold(per_image: dict[tuple[str, str, float], dict[str, np.ndarray]], bits: dict[str, float],
+def over_seeds(per_seed: list[float], per_image: dict[str, float] | None = None) -> dict:
+    """Mean of per-seed differences with a Student-t 95 % CI over seeds (``n − 1`` degrees of freedom).
+
+    With a single seed the CI falls back to ``per_image`` (test-image sampling only), flagged ``ci="images"``."""
+    from scipy.stats import t
+
+    d = np.asarray(per_seed, np.float64)
+    if len(d) > 1:
+        half = float(t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+        lo, hi, ci = float(d.mean()) - half, float(d.mean()) + half, "seeds"
+    else:
+        lo, hi, ci = (per_image or {}).get("lo", float("nan")), (per_image or {}).get("hi", float("nan")), "images"
+    return dict(mean=float(d.mean()), lo=lo, hi=hi, n_seeds=int(len(d)), per_seed=[float(v) for v in d], ci=ci)
+
+
+def verdict(stat: dict, threshold: float) -> str:
+    """'holds' / 'does NOT hold' / 'undecided' for the claim ``difference > threshold`` (≥ for a margin)."""
+    if stat["lo"] >= threshold:
+        return "holds"
+    if stat["hi"] < threshold:
+        return "does NOT hold"
+    return "undecided"
+
+
+def must_hold(per_image: dict[tuple[int, str, str, float], dict[str, np.ndarray]], bits: dict[str, float],
               ratios: dict[str, float] | None = None) -> dict:
-    """``per_image[(variant, channel, snr)]`` holds arrays ``ssim``, ``psnr``…; ``bits[variant]`` mean bits/image."""
-    points = sorted({(c, s) for (_, c, s) in per_image})
+    """``per_image[(seed, variant, channel, snr)]`` holds arrays ``ssim``…; ``bits[variant]`` mean bits/image."""
+    points = sorted({(c, s) for (_, _, c, s) in per_image})
+    seeds = sorted({k for (k, v, _, _) in per_image if v == "uniform-asi"})
 
-    def stacked(variant: str, key: str) -> np.ndarray:
-        return np.concatenate([per_image[(variant, c, s)][key] for c, s in points])
+    def stacked(seed: int, variant: str) -> np.ndarray:
+        return np.concatenate([per_image[(seed, variant, c, s)]["ssim"] for c, s in points])
 
-    asc = paired(stacked("lam-sc", "ssim"), stacked("no-asc", "ssim"))
-    asi = paired(stacked("lam-sc", "ssim"), stacked("uniform-asi", "ssim"))
-    asi_plain = paired(stacked("lam-sc", "ssim"), stacked("no-asi", "ssim"))
-    sweep = {v: dict(ratio=r, bits=bits[v], ssim_diff=paired(stacked(v, "ssim"), stacked("no-asc", "ssim")))
+    def compare(a: str, b: str, seeds_: list[int]) -> tuple[dict, dict]:
+        pooled = paired(np.concatenate([stacked(k, a) for k in seeds_]), np.concatenate([stacked(k, b) for k in seeds_]))
+        return over_seeds([paired(stacked(k, a), stacked(k, b))["mean"] for k in seeds_], pooled), pooled
+
+    asc, asc_img = compare("lam-sc", "no-asc", seeds)
+    asi, asi_img = compare("lam-sc", "uniform-asi", seeds)
+    plain_seeds = sorted({k for (k, v, _, _) in per_image if v == "no-asi"})
+    asi_plain = compare("lam-sc", "no-asi", plain_seeds)[0] if plain_seeds else None
+    sweep = {v: dict(ratio=r, bits=bits[v], ssim_diff=compare(v, "no-asc", seeds)[0])
              for v, r in sorted((ratios or {}).items(), key=lambda kv: kv[1])}
+    fewer_bits = bits["lam-sc"] < bits["no-asc"]
+    asc_verdict = verdict(asc, -SSIM_MARGIN) if fewer_bits else "does NOT hold"
+    asi_verdict = verdict(asi, 0.0)
     return {
-        "asc": dict(bits_lam_sc=bits["lam-sc"], bits_no_asc=bits["no-asc"], ssim_diff=asc, margin=SSIM_MARGIN,
-                    holds=bool(bits["lam-sc"] < bits["no-asc"] and asc["mean"] >= -SSIM_MARGIN), sweep=sweep),
-        "asi": dict(ssim_diff_vs_uniform=asi, ssim_diff_vs_no_asi=asi_plain, holds=bool(asi["mean"] > 0),
-                    significant=bool(asi["lo"] > 0)),
+        "asc": dict(bits_lam_sc=bits["lam-sc"], bits_no_asc=bits["no-asc"], ssim_diff=asc, ssim_diff_images=asc_img,
+                    margin=SSIM_MARGIN, verdict=asc_verdict, holds=asc_verdict == "holds", sweep=sweep),
+        "asi": dict(ssim_diff_vs_uniform=asi, ssim_diff_vs_uniform_images=asi_img, ssim_diff_vs_no_asi=asi_plain,
+                    verdict=asi_verdict, holds=asi_verdict == "holds", significant=asi_verdict == "holds"),
     }

@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", dest="data_dir", type=Path, help="VOC2012 root or an image folder (e.g. COCO val2017)")
     p.add_argument("--train-images", dest="train_images", type=int)
     p.add_argument("--test-images", dest="test_images", type=int)
+    p.add_argument("--seeds", type=int, help="training seeds per compared model (verdicts use the CI over seeds)")
+    p.add_argument("--val-images", dest="val_images", type=int, help="validation images for choosing the ASC ratio")
     p.add_argument("--steps", type=int, help="training steps per base model")
     p.add_argument("--finetune-steps", dest="finetune_steps", type=int, help="steps per final variant")
     p.add_argument("--batch-size", dest="batch_size", type=int)
@@ -39,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sam-checkpoint", dest="sam_checkpoint", type=Path, help="local SAM checkpoint (.pth)")
     p.add_argument("--sam-model-type", dest="sam_model_type", choices=("vit_b", "vit_l", "vit_h"))
     p.add_argument("--latent-channels", dest="latent_channels", type=int, help="real feature maps C at H/4×W/4 (default 8)")
-    p.add_argument("--target-ratio", dest="target_ratio", type=float, help="ASC mask ratio (fraction masked), default 0.5")
+    p.add_argument("--target-ratio", dest="target_ratio", type=float, help="ASC mask ratio (fraction masked); default: chosen on the validation split")
     p.add_argument("--ratios", type=_floats, help="mask-ratio sweep, e.g. 0,0.2,0.4,0.6,0.8")
     p.add_argument("--snrs", dest="snrs_db", type=_floats, help="evaluation SNRs [dB], comma-separated")
     p.add_argument("--channels", type=_names, help="awgn,rayleigh (default both)")
@@ -47,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-_FIELDS = ("seed", "data", "data_dir", "train_images", "test_images", "steps", "finetune_steps", "batch_size",
+_FIELDS = ("seed", "seeds", "val_images", "data", "data_dir", "train_images", "test_images", "steps", "finetune_steps", "batch_size",
            "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "target_ratio", "ratios", "snrs_db", "channels", "threads")
 
 
@@ -94,8 +96,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"SKB: {result['segmenter']}")
     print(f"bits/image: raw {result['raw_bits']:,}, conventional {result['bits']['conventional']:,.0f}, "
           f"no-asc {result['bits']['no-asc']:,.0f}, lam-sc {result['bits']['lam-sc']:,.0f}")
-    print(f"ASC within SSIM margin {a['margin']}: {'holds' if a['holds'] else 'does NOT hold'} "
-          f"(ΔSSIM {a['ssim_diff']['mean']:+.4f}); ASI beats uniform weights: {'holds' if s['holds'] else 'does NOT hold'} "
-          f"(ΔSSIM {s['ssim_diff_vs_uniform']['mean']:+.4f})")
+    ad, sd = a["ssim_diff"], s["ssim_diff_vs_uniform"]
+    print(f"ASC ratio {result['checks']['selection']['ratio']:.0%} (chosen on validation unless --target-ratio)")
+    print(f"ASC within SSIM margin {a['margin']}: {a['verdict']} (ΔSSIM {ad['mean']:+.4f} [{ad['lo']:+.4f}, {ad['hi']:+.4f}]); "
+          f"ASI beats uniform weights: {s['verdict']} (ΔSSIM {sd['mean']:+.4f} [{sd['lo']:+.4f}, {sd['hi']:+.4f}]); "
+          f"CI over {ad['n_seeds']} training seed(s)")
     print(f"wall {result['timing']['wall_s']} s, CPU {result['timing']['cpu_s']} s -> {args.out}/summary.md")
     return 0

@@ -29,6 +29,8 @@ class SamConfig(BaseModel):
     image_size: int = Field(64, ge=32, le=256, description="square image side [px], multiple of 4")
     train_images: int = Field(3000, ge=8, le=200_000)
     test_images: int = Field(300, ge=4, le=50_000)
+    val_images: int = Field(200, ge=4, le=50_000, description="validation scenes (train objects) for choosing the ASC ratio")
+    seeds: int = Field(3, ge=1, le=20, description="training seeds: every compared model is trained once per seed")
     segmenter: Literal["superpixel", "sam"] = Field("superpixel", description="SKB back-end")
     sam_checkpoint: Path | None = Field(None, description="SAM .pth checkpoint (segmenter=sam)")
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
@@ -39,8 +41,9 @@ class SamConfig(BaseModel):
     batch_size: int = Field(16, ge=1, le=4096)
     lr: float = Field(2e-3, gt=0, le=1)
     ratio_weight: float = Field(10.0, ge=0, description="weight λ of the mask-ratio loss term")
-    target_ratio: float = Field(0.5, ge=0, lt=1, description="fraction of feature positions masked (ASC)")
-    ratios: tuple[float, ...] = Field((0.0, 0.2, 0.4, 0.6, 0.8), description="mask-ratio sweep")
+    target_ratio: float | None = Field(None, ge=0, lt=1, description="fraction of feature positions masked (ASC); "
+                                       "None = the largest sweep ratio whose validation SSIM is within the margin")
+    ratios: tuple[float, ...] = Field((0.1, 0.2, 0.4, 0.6, 0.8), description="mask-ratio sweep (the ASC candidates)")
     train_snr_db: tuple[float, float] = Field((0.0, 20.0), description="training SNR range [dB] (uniform)")
     snrs_db: tuple[float, ...] = Field((0.0, 5.0, 10.0, 15.0, 20.0), description="evaluation SNRs [dB]")
     channels: tuple[Literal["awgn", "rayleigh"], ...] = ("awgn", "rayleigh")
@@ -57,6 +60,8 @@ class SamConfig(BaseModel):
             raise ValueError(f"latent_channels must be even (real/imag halves), got {self.latent_channels}")
         if any(not 0 <= r < 1 for r in self.ratios):
             raise ValueError(f"ratios must lie in [0, 1), got {self.ratios}")
+        if self.target_ratio is None and not any(r > 0 for r in self.ratios):
+            raise ValueError("ratios needs a ratio > 0 to choose the ASC ratio from (or set target_ratio)")
         if self.train_snr_db[0] > self.train_snr_db[1]:
             raise ValueError(f"train_snr_db must be (low, high), got {self.train_snr_db}")
         if self.segmenter == "sam" and self.sam_checkpoint is None:
@@ -70,5 +75,5 @@ class SamConfig(BaseModel):
 
 def quick_overrides() -> dict:
     """``--quick``: a run that finishes in minutes on 2 cores (same pipeline, fewer images/steps)."""
-    return dict(train_images=1000, test_images=120, steps=400, finetune_steps=150, ratios=(0.0, 0.25, 0.8),
-                snrs_db=(0.0, 10.0, 20.0))
+    return dict(train_images=1000, test_images=120, val_images=120, seeds=3, steps=400, finetune_steps=250,
+                ratios=(0.1, 0.25, 0.5), snrs_db=(0.0, 10.0, 20.0))

@@ -43,8 +43,11 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
 
 
 def load_split(cfg: SamConfig, split: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Images (and ground-truth objects when known) of ``split`` ("train"/"test") for ``cfg.data``."""
-    n = cfg.train_images if split == "train" else cfg.test_images
+    """Images (and ground-truth objects when known) of ``split`` ("train"/"val"/"test") for ``cfg.data``.
+
+    Validation images never overlap the test images: scenes of train objects, the VOC train list after the
+    training images, or the folder images after the training and test images."""
+    n = _size(cfg, split)
     if cfg.data == "scenes":
         from scenarios.sam.scenes import make_scenes
 
@@ -53,25 +56,32 @@ def load_split(cfg: SamConfig, split: str) -> tuple[np.ndarray, np.ndarray | Non
     if cfg.data == "voc":
         from scenarios.sam.local_images import load_voc
 
+        if split == "val":
+            images, truth = load_voc(cfg.data_dir, "train", cfg.train_images + n, cfg.image_size)
+            return images[cfg.train_images :], None if truth is None else truth[cfg.train_images :]
         return load_voc(cfg.data_dir, "train" if split == "train" else "val", n, cfg.image_size)
     from scenarios.sam.local_images import load_image_folder
 
-    offset = 0 if split == "train" else cfg.train_images
+    offset = {"train": 0, "test": cfg.train_images, "val": cfg.train_images + cfg.test_images}[split]
     return load_image_folder(cfg.data_dir, n, offset, cfg.image_size), None
+
+
+def _size(cfg: SamConfig, split: str) -> int:
+    return {"train": cfg.train_images, "test": cfg.test_images, "val": cfg.val_images}[split]
 
 
 def _key(cfg: SamConfig, split: str, segmenter: Segmenter) -> str:
     fields = dict(split=split, seed=cfg.seed, data=cfg.data, data_dir=str(cfg.data_dir), size=cfg.image_size,
-                  n=cfg.train_images if split == "train" else cfg.test_images, seg=segmenter.name,
+                  n=_size(cfg, split), seg=segmenter.name,
                   ckpt=str(cfg.sam_checkpoint), s=cfg.max_segments)
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def prepare(cfg: SamConfig, out: Path, segmenter: Segmenter | None = None, progress: bool = True) -> tuple[SegmentedImages, SegmentedImages, str]:
-    """(train, test, segmenter name), from ``out/data-*.npz`` when already built for this config."""
+def prepare(cfg: SamConfig, out: Path, segmenter: Segmenter | None = None, progress: bool = True) -> tuple[SegmentedImages, SegmentedImages, SegmentedImages, str]:
+    """(train, val, test, segmenter name), from ``out/data-*.npz`` when already built for this config."""
     segmenter = segmenter or make_segmenter(cfg.segmenter, cfg.max_segments, cfg.sam_checkpoint, cfg.sam_model_type)
     result = []
-    for split in ("train", "test"):
+    for split in ("train", "val", "test"):
         path = out / f"data-{split}-{_key(cfg, split, segmenter)}.npz"
         if path.is_file():
             with np.load(path) as f:
@@ -82,4 +92,4 @@ def prepare(cfg: SamConfig, out: Path, segmenter: Segmenter | None = None, progr
         arrays = dict(images=images, segments=segments) | ({"truth": truth} if truth is not None else {})
         write_npz_atomic(path, **arrays)
         result.append(SegmentedImages(images, segments, truth))
-    return result[0], result[1], segmenter.name
+    return result[0], result[1], result[2], segmenter.name

@@ -11,20 +11,21 @@ import numpy as np
 import torch
 
 from protocol.atomic import write_json_atomic
-from scenarios.sam.checks import must_hold
+from scenarios.sam.checks import SSIM_MARGIN, must_hold
 from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import prepare
 from scenarios.sam.evaluate import evaluate
 from scenarios.sam.metrics import bits_per_image, raw_bits, raw_values, values_per_image
-from scenarios.sam.plan import plan
-from scenarios.sam.training import train_job
+from scenarios.sam.plan import phase_a, phase_b, ratio_name, sweep_ratios
+from scenarios.sam.selection import choose_ratio
+from scenarios.sam.training import Job, train_job
 
 __all__ = ["run_experiment", "RESULT_COLUMNS", "ResumeMismatch"]
 
 RESULT_COLUMNS = (
     "variant", "asi", "asc", "target_ratio", "channel", "snr_db", "psnr_db", "psnr_ci95", "ssim", "ssim_ci95",
     "kept_fraction", "kept_fraction_std", "symbols_per_image", "values_per_image", "bits_per_image",
-    "raw_bits_per_image", "segmenter", "images",
+    "raw_bits_per_image", "segmenter", "images", "train_seeds",
 )
 
 
@@ -51,51 +52,80 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
     (out / "checkpoints").mkdir(exist_ok=True)
     _check_same_training(cfg, out)
     write_json_atomic(out / "config.json", json.loads(cfg.model_dump_json()))
-    train, test, seg_name = prepare(cfg, out, segmenter, progress)
+    train, val, test, seg_name = prepare(cfg, out, segmenter, progress)
     t_data = time.perf_counter() - t0
+    positions = (cfg.image_size // 4) ** 2
+    states: dict[tuple[int, str], dict] = {}
+    models: dict[tuple[int, str], object] = {}
+    finals: dict[tuple[int, str], Job] = {}
+    logs: list[dict] = []
 
-    jobs, finals = plan(cfg)
-    states: dict[str, dict] = {}
-    models, logs = {}, []
-    for job in jobs:
-        init = states.get(job.init_from) if job.init_from else None
-        model, log = train_job(job, cfg, train, out / "checkpoints", init, progress)
-        states[job.name] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        logs.extend(log)
-        if job.name in finals:
-            models[job.name] = model
+    def run(jobs: list[Job]) -> None:
+        for job in jobs:
+            init = states.get((job.train_seed, job.init_from)) if job.init_from else None
+            model, log = train_job(job, cfg, train, out / "checkpoints", init, progress)
+            states[(job.train_seed, job.name)] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            logs.extend(dict(train_seed=job.train_seed) | e for e in log)
+            models[(job.train_seed, job.name)] = model
+
+    for k in range(cfg.seeds):                                   # phase A: bases, no-asc, conventional, sweep
+        jobs, fin = phase_a(cfg, k)
+        run(jobs)
+        finals.update({(k, v): j for v, j in fin.items()})
+    selection = _choose_ratio(cfg, models, val)                  # on the validation split only
+    r_star = selection["ratio"]
+    for k in range(cfg.seeds):                                   # phase B: the comparisons at r*
+        fin = phase_b(cfg, k, r_star)
+        run(list(fin.values()))
+        finals.update({(k, v): j for v, j in fin.items()})
+        finals[(k, "lam-sc")] = finals.pop((k, ratio_name(r_star)))
     t_train = time.perf_counter() - t0 - t_data
 
-    positions = (cfg.image_size // 4) ** 2
-    rows, per_image, bits = [], {}, {}
-    for name, job in finals.items():
+    per_image, seed_bits, seed_rows = {}, {}, []
+    for (k, name), job in finals.items():
+        model = models[(k, job.name)]
         for channel in cfg.channels:
             for snr in cfg.snrs_db:
-                r = evaluate(models[name], test, channel, snr, cfg.seed, cfg.max_segments, cfg.power)
-                per_image[(name, channel, snr)] = r
-                b = float(bits_per_image(r["sent"], positions, job.asc, cfg.quant_bits).mean())
-                bits[name] = b  # the mask does not depend on the noise: same at every point
+                r = evaluate(model, test, channel, snr, cfg.seed, cfg.max_segments, cfg.power)
+                per_image[(k, name, channel, snr)] = r
+                seed_bits[(k, name)] = float(bits_per_image(r["sent"], positions, job.asc, cfg.quant_bits).mean())
+                seed_rows.append(dict(train_seed=k, variant=name, channel=channel, snr_db=snr, ssim=round(float(r["ssim"].mean()), 5),
+                                      psnr_db=round(float(r["psnr"].mean()), 4), bits_per_image=round(seed_bits[(k, name)], 1),
+                                      kept_fraction=round(float(r["keep"].mean()), 4)))
+    variants = list(dict.fromkeys(name for (_, name) in finals))
+    rows, bits = [], {}
+    for name in variants:
+        ks = [k for k in range(cfg.seeds) if (k, name) in finals]
+        job = finals[(ks[0], name)]
+        bits[name] = float(np.mean([seed_bits[(k, name)] for k in ks]))  # the mask does not depend on the noise
+        for channel in cfg.channels:
+            for snr in cfg.snrs_db:
+                cat = {key: np.concatenate([per_image[(k, name, channel, snr)][key] for k in ks]) for key in ("psnr", "ssim", "keep", "sent")}
                 rows.append(dict(
                     variant=name, asi=job.asi, asc=job.asc, target_ratio=job.target_ratio, channel=channel, snr_db=snr,
-                    psnr_db=round(float(r["psnr"].mean()), 4), psnr_ci95=round(_ci(r["psnr"]), 4),
-                    ssim=round(float(r["ssim"].mean()), 5), ssim_ci95=round(_ci(r["ssim"]), 5),
-                    kept_fraction=round(float(r["keep"].mean()), 4), kept_fraction_std=round(float(r["keep"].std()), 4),
-                    symbols_per_image=round(float(r["sent"].mean()), 2),
-                    values_per_image=round(float(values_per_image(r["sent"]).mean()), 2),
-                    bits_per_image=round(b, 1), raw_bits_per_image=raw_bits(cfg.image_size),
-                    segmenter=seg_name, images=len(test),
+                    psnr_db=round(float(cat["psnr"].mean()), 4), psnr_ci95=round(_ci(cat["psnr"]), 4),
+                    ssim=round(float(cat["ssim"].mean()), 5), ssim_ci95=round(_ci(cat["ssim"]), 5),
+                    kept_fraction=round(float(cat["keep"].mean()), 4), kept_fraction_std=round(float(cat["keep"].std()), 4),
+                    symbols_per_image=round(float(cat["sent"].mean()), 2),
+                    values_per_image=round(float(values_per_image(cat["sent"]).mean()), 2),
+                    bits_per_image=round(bits[name], 1), raw_bits_per_image=raw_bits(cfg.image_size),
+                    segmenter=seg_name, images=len(test), train_seeds=len(ks),
                 ))
     write_tidy_csv(rows, out / "results.csv", RESULT_COLUMNS)
-    write_tidy_csv(logs, out / "training.csv", ("job", "step", "loss", "mse", "keep"))
-    checks = must_hold(per_image, bits, {n: j.target_ratio for n, j in finals.items() if j.asi == "attention" and j.asc})
+    write_tidy_csv(seed_rows, out / "results_by_seed.csv", ("train_seed", "variant", "channel", "snr_db", "ssim", "psnr_db", "bits_per_image", "kept_fraction"))
+    write_tidy_csv(logs, out / "training.csv", ("train_seed", "job", "step", "loss", "mse", "keep"))
+    sweep = {v: j.target_ratio for (k, v), j in finals.items() if k == 0 and j.asi == "attention" and j.asc}
+    checks = must_hold(per_image, bits, sweep)
+    checks["selection"] = selection
     adapt = _adaptivity(per_image, test, cfg)
+    seed0 = {name: models[(0, j.name)] for (k, name), j in finals.items() if k == 0}
 
     figures = [
         plot_quality_vs_snr(rows, "psnr_db", "PSNR [dB]", out / "psnr_vs_snr.png", seg_name),
         plot_quality_vs_snr(rows, "ssim", "SSIM", out / "ssim_vs_snr.png", seg_name),
         plot_ssim_vs_bits(rows, out / "ssim_vs_bits.png", raw_bits(cfg.image_size)),
         plot_training(logs, out / "training_loss.png"),
-        plot_grid(models, test, cfg, out / "grid.png", seg_name),
+        plot_grid(seed0, test, cfg, out / "grid.png", seg_name),
     ]
     timing = dict(wall_s=round(time.perf_counter() - t0, 1), data_s=round(t_data, 1), train_s=round(t_train, 1),
                   cpu_s=round(_cpu_seconds() - cpu0, 1), load_start=[round(v, 2) for v in load0],
@@ -109,7 +139,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
 
 
 #: settings that do not change what is trained (may differ when resuming into the same --out)
-_EVAL_ONLY = {"test_images", "snrs_db", "channels", "ratios", "threads", "checkpoint_every", "quant_bits"}
+_EVAL_ONLY = {"test_images", "val_images", "seeds", "ratios", "target_ratio", "snrs_db", "channels", "ratios", "threads", "checkpoint_every", "quant_bits"}
 
 
 class ResumeMismatch(ValueError):
@@ -129,10 +159,31 @@ def _check_same_training(cfg: SamConfig, out: Path) -> None:
 
 def _adaptivity(per_image: dict, test, cfg: SamConfig) -> dict:
     """Does the ASC ratio follow content? Spread of lam-sc's kept fraction and its correlation with object area."""
-    r = per_image[("lam-sc", cfg.channels[0], cfg.snrs_db[0])]
+    r = per_image[(0, "lam-sc", cfg.channels[0], cfg.snrs_db[0])]
     res = dict(kept_mean=float(r["keep"].mean()), kept_std=float(r["keep"].std()),
                kept_min=float(r["keep"].min()), kept_max=float(r["keep"].max()))
     if test.truth is not None:
         obj = (test.truth > 0).reshape(len(test), -1).mean(-1)
         res["corr_kept_object_area"] = float(np.corrcoef(obj, r["keep"])[0, 1]) if r["keep"].std() > 0 else float("nan")
     return res
+
+
+def _choose_ratio(cfg: SamConfig, models: dict, val) -> dict:
+    """The ASC ratio: ``target_ratio`` if given, else chosen on the validation split (:func:`choose_ratio`)."""
+    ratios = sweep_ratios(cfg)
+    diffs: dict[float, list[float]] = {r: [] for r in ratios}
+    for k in range(cfg.seeds):
+        base = {(c, s): evaluate(models[(k, "no-asc")], val, c, s, cfg.seed, cfg.max_segments, cfg.power)["ssim"]
+                for c in cfg.channels for s in cfg.snrs_db}
+        for r in ratios:
+            d = [evaluate(models[(k, ratio_name(r))], val, c, s, cfg.seed, cfg.max_segments, cfg.power)["ssim"] - base[(c, s)]
+                 for c in cfg.channels for s in cfg.snrs_db]
+            diffs[r].append(float(np.concatenate(d).mean()))
+    val_diff = {r: float(np.mean(v)) for r, v in diffs.items()}
+    if cfg.target_ratio is not None:
+        ratio, within, rule = cfg.target_ratio, val_diff[cfg.target_ratio] >= -SSIM_MARGIN, "fixed target_ratio"
+    else:
+        (ratio, within), rule = choose_ratio(val_diff, SSIM_MARGIN), "largest ratio with validation ΔSSIM ≥ −margin"
+    return dict(ratio=ratio, within_margin_on_val=bool(within), rule=rule, margin=SSIM_MARGIN,
+                val_ssim_diff={f"{r:g}": val_diff[r] for r in ratios},
+                val_ssim_diff_per_seed={f"{r:g}": diffs[r] for r in ratios}, val_images=len(val))

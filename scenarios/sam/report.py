@@ -22,7 +22,7 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
         f"- SKB back-end: **{result['segmenter']}**",
         f"- data: {cfg['data']} ({cfg['train_images']} train / {cfg['test_images']} test images, "
         f"{cfg['image_size']}×{cfg['image_size']} RGB), seed {cfg['seed']}",
-        f"- training: {cfg['steps']} base + {cfg['finetune_steps']} fine-tune steps per variant, batch {cfg['batch_size']}, "
+        f"- training: {cfg['seeds']} training seed(s); {cfg['steps']} base + {cfg['finetune_steps']} fine-tune steps per variant, batch {cfg['batch_size']}, "
         f"AWGN at SNR ~ U{tuple(cfg['train_snr_db'])} dB; evaluation on {', '.join(cfg['channels'])} at {list(cfg['snrs_db'])} dB",
         f"- bit accounting: 2 real values per complex channel symbol × {cfg['quant_bits']} bits (counted, not simulated) "
         f"+ {result['positions']} mask bits per image with ASC; raw image = {result['raw_bits']:,} bits ({result['raw_values']:,} values)",
@@ -34,7 +34,7 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
         f"| raw image | {result['raw_bits']:,} | {result['raw_values']:,} | – | {PAPER_BITS['raw image']:,} |",
         f"| conventional (same autoencoder, no SKB/ASI/ASC) | {bits['conventional']:,.0f} | {vals['conventional']:,.0f} | 1.00 | {PAPER_BITS['traditional SC features']:,} |",
         f"| no-asc (SKB + ASI) | {bits['no-asc']:,.0f} | {vals['no-asc']:,.0f} | 1.00 | – |",
-        f"| **lam-sc** (SKB + ASI + ASC, target ratio {cfg['target_ratio']:.0%}) | {bits['lam-sc']:,.0f} | {vals['lam-sc']:,.0f} | {kept['lam-sc']:.2f} | {PAPER_BITS['LAM-SC features (with ASC)']:,} |",
+        f"| **lam-sc** (SKB + ASI + ASC, mask ratio {chk['selection']['ratio']:.0%}) | {bits['lam-sc']:,.0f} | {vals['lam-sc']:,.0f} | {kept['lam-sc']:.2f} | {PAPER_BITS['LAM-SC features (with ASC)']:,} |",
     ]
     lines += [f"| {v} | {b:,.0f} | {vals[v]:,.0f} | {kept[v]:.2f} | – |" for v, b in bits.items()
               if v not in ("conventional", "no-asc", "lam-sc")]
@@ -53,23 +53,33 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
             rs = sorted((r for r in rows if r["variant"] == v and r["channel"] == ch), key=lambda r: r["snr_db"])
             lines.append(f"| {v} | {ch} | " + " | ".join(f"{r['ssim']:.3f}" for r in rs) + " | "
                          + " | ".join(f"{r['psnr_db']:.2f}" for r in rs) + " |")
-    a, s = chk["asc"], chk["asi"]
+    a, s, sel = chk["asc"], chk["asi"], chk["selection"]
     d, du, dn = a["ssim_diff"], s["ssim_diff_vs_uniform"], s["ssim_diff_vs_no_asi"]
     ad = result["adaptivity"]
+
+    def stat(x: dict) -> str:
+        per = ", ".join(f"{v:+.4f}" for v in x["per_seed"])
+        ci = f"t 95 % CI over {x['n_seeds']} training seeds" if x["ci"] == "seeds" else "95 % CI over test images only (1 seed)"
+        return f"{x['mean']:+.4f} [{ci}: {x['lo']:+.4f}, {x['hi']:+.4f}] (per seed: {per})"
+
     lines += [
         "",
-        "## Must hold (paired per image, pooled over every channel and SNR point)",
+        "## Must hold (paired per seed: mean over test images, channels and SNR points; verdict from the CI over training seeds)",
         "",
-        f"- **ASC reduces bits within an SSIM margin of {a['margin']}**: {a['bits_lam_sc']:,.0f} vs {a['bits_no_asc']:,.0f} bits; "
-        f"SSIM(lam-sc) − SSIM(no-asc) = {d['mean']:+.4f} [95 % CI {d['lo']:+.4f}, {d['hi']:+.4f}] → **{'holds' if a['holds'] else 'does NOT hold'}**",
-        "- ASC mask-ratio sweep, SSIM − SSIM(no-asc) at equal training: " + ", ".join(
-            f"{w['ratio']:.0%} masked → {w['bits']:,.0f} bits, {w['ssim_diff']['mean']:+.4f}"
-            + (" (within margin)" if w["ssim_diff"]["mean"] >= -a["margin"] else "") for w in a["sweep"].values()),
-        f"- **ASI beats uniform segment weights**: SSIM(lam-sc) − SSIM(uniform-asi) = {du['mean']:+.4f} "
-        f"[95 % CI {du['lo']:+.4f}, {du['hi']:+.4f}] → **{'holds' if s['holds'] else 'does NOT hold'}**"
-        f"{' (CI excludes 0)' if s['significant'] else ' (CI includes 0: not distinguishable from noise)' if s['holds'] else ''}; "
-        f"vs no ASI at all (no-asi): {dn['mean']:+.4f} [{dn['lo']:+.4f}, {dn['hi']:+.4f}]",
-        f"- ASC ratio adapts to content: kept fraction per image {ad['kept_mean']:.2f} ± {ad['kept_std']:.2f} "
+        f"- ASC ratio chosen on the **validation** split ({sel['val_images']} images; rule: {sel['rule']}, margin {sel['margin']}): "
+        f"**{sel['ratio']:.0%}** masked; validation ΔSSIM vs no-asc by ratio: "
+        + ", ".join(f"{float(r):.0%} → {v:+.4f}" for r, v in sel["val_ssim_diff"].items())
+        + ("" if sel["within_margin_on_val"] else " (no ratio within the margin on validation: the least-loss one is used)"),
+        f"- **ASC reduces bits within an SSIM margin of {a['margin']}** (test split): {a['bits_lam_sc']:,.0f} vs {a['bits_no_asc']:,.0f} bits "
+        f"({a['bits_lam_sc'] / a['bits_no_asc'] - 1:+.1%}); SSIM(lam-sc) − SSIM(no-asc) = {stat(d)} → **{a['verdict']}**",
+        "- ASC mask-ratio sweep, test SSIM − SSIM(no-asc): " + ", ".join(
+            f"{w['ratio']:.0%} masked → {w['bits']:,.0f} bits, {w['ssim_diff']['mean']:+.4f} [{w['ssim_diff']['lo']:+.4f}, {w['ssim_diff']['hi']:+.4f}]"
+            for w in a["sweep"].values()),
+        f"- **ASI beats uniform segment weights** (both at {sel['ratio']:.0%}): SSIM(lam-sc) − SSIM(uniform-asi) = {stat(du)} "
+        f"→ **{s['verdict']}**" + (f"; vs no ASI at all (no-asi, seed 0 only): {dn['mean']:+.4f}" if dn else ""),
+        f"- verdicts: 'holds' = the whole CI on the passing side, 'does NOT hold' = the whole CI on the failing side, "
+        f"'undecided' = the CI straddles the threshold (training variance too large for this many seeds)",
+        f"- ASC ratio adapts to content (seed 0): kept fraction per image {ad['kept_mean']:.2f} ± {ad['kept_std']:.2f} "
         f"(min {ad['kept_min']:.2f}, max {ad['kept_max']:.2f})"
         + (f"; correlation with the objects' area fraction {ad['corr_kept_object_area']:+.2f}" if "corr_kept_object_area" in ad else ""),
         "",

@@ -14,7 +14,9 @@ import numpy as np
 
 __all__ = ["SceneSet", "make_scenes"]
 
-_SPLIT_IDS = {"train": 0, "test": 1}
+_SPLIT_IDS = {"train": 0, "test": 1, "val": 2}
+#: Fashion-MNIST split the objects of a scene split come from (validation scenes reuse train objects)
+_OBJECTS = {"train": 0, "test": 1, "val": 0}
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,14 @@ def _object(rng: np.random.Generator, sprite: np.ndarray, size: int) -> tuple[np
 
 
 def make_scenes(n: int, seed: int = 0, split: str = "train", size: int = 64, data_root=None) -> SceneSet:
-    """``n`` scenes of ``split`` (objects from the Fashion-MNIST split of the same name).
+    """``n`` scenes of ``split`` (objects from the Fashion-MNIST split of the same name; "val" scenes
+    are new scenes of *train* objects, so validation never sees a test object).
 
     Scene ``i`` depends only on ``(seed, split, i)``: asking for more scenes keeps the first ones.
     """
     from zoo.datasets import load_dataset
 
-    objects = load_dataset("fashion-mnist", data_root)[_SPLIT_IDS[split]]
+    objects = load_dataset("fashion-mnist", data_root)[_OBJECTS[split]]
     images = np.empty((n, size, size, 3), np.uint8)
     backgrounds = np.empty_like(images)
     labels = np.zeros((n, size, size), np.int16)

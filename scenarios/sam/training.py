@@ -2,7 +2,8 @@
 
 A job resumes from ``<name>.pt`` if present (model, optimiser, step, loss log); each step's batch,
 SNRs and noise come from the generator of stream ``train-<name>-<step>``, so a resumed run sees
-the same data as an uninterrupted one.
+the same data as an uninterrupted one. Training seed ``k > 0`` uses streams ``train-s<k>-<name>-<step>``,
+its own initialisation and checkpoints in ``s<k>/``: same data, independent training runs.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from channel.rng import make_generator
+from channel.rng import make_generator, stream_seed
 from protocol.atomic import write_bytes_atomic
 from scenarios.sam.asc import mask_ratio_loss
 from scenarios.sam.asi import segments_onehot
@@ -35,6 +36,15 @@ class Job:
     target_ratio: float
     steps: int
     init_from: str | None = None
+    train_seed: int = 0
+
+    @property
+    def stream(self) -> str:
+        """Prefix of this job's generator streams (seed 0 keeps the single-seed names)."""
+        return self.name if self.train_seed == 0 else f"s{self.train_seed}-{self.name}"
+
+    def checkpoint(self, ckpt_dir: Path) -> Path:
+        return ckpt_dir / f"{self.name}.pt" if self.train_seed == 0 else ckpt_dir / f"s{self.train_seed}" / f"{self.name}.pt"
 
 
 def batch(data: SegmentedImages, idx: np.ndarray | torch.Tensor, max_segments: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -56,8 +66,10 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
     """Train (or resume, or just load) ``job``; returns the model (eval mode) and its loss log."""
     from tqdm import tqdm
 
+    torch.manual_seed(stream_seed(cfg.seed, f"init-{job.stream}"))  # initialisation independent of job order
     model = LamSc(job.asi, job.asc, cfg.latent_channels)
-    path = ckpt_dir / f"{job.name}.pt"
+    path = job.checkpoint(ckpt_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start, log = 0, []
     if path.is_file():
@@ -71,9 +83,9 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
             raise RuntimeError(f"{job.name}: cannot start from {job.init_from} (missing {missing}, unexpected {unexpected})")
     model.train()
     lo, hi = cfg.train_snr_db
-    for step in tqdm(range(start, job.steps), desc=f"train {job.name}", initial=start, total=job.steps,
+    for step in tqdm(range(start, job.steps), desc=f"train {job.stream}", initial=start, total=job.steps,
                      disable=not progress or start >= job.steps, leave=False):
-        g = make_generator(cfg.seed, f"train-{job.name}-{step}")
+        g = make_generator(cfg.seed, f"train-{job.stream}-{step}")
         idx = torch.randint(len(data), (cfg.batch_size,), generator=g).numpy()
         x, masks, valid = batch(data, idx, cfg.max_segments)
         snr = lo + (hi - lo) * torch.rand(cfg.batch_size, generator=g, dtype=torch.float64)
@@ -84,7 +96,7 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
         loss.backward()
         opt.step()
         if step % 10 == 0 or step + 1 == job.steps:
-            log.append(dict(job=job.name, step=step, loss=float(loss.detach()), mse=float(mse.detach()), keep=float(fwd.keep.detach().mean())))
+            log.append(dict(job=job.name, train_seed=job.train_seed, step=step, loss=float(loss.detach()), mse=float(mse.detach()), keep=float(fwd.keep.detach().mean())))
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == job.steps:
             _save(path, dict(model=model.state_dict(), optimizer=opt.state_dict(), step=step + 1, log=log,
                              job=job.__dict__))
