@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from sionna.phy.channel import RayleighBlockFading
 
-from channel.rng import make_generator
+from channel.rng import OwnGenerator, make_generator
 
 __all__ = ["SeededRayleighBlockFading", "draw_channels", "draw_user_channel", "PRECISION_DTYPES"]
 
@@ -12,20 +12,12 @@ __all__ = ["SeededRayleighBlockFading", "draw_channels", "draw_user_channel", "P
 PRECISION_DTYPES = {"single": torch.complex64, "double": torch.complex128}
 
 
-class SeededRayleighBlockFading(RayleighBlockFading):
+class SeededRayleighBlockFading(OwnGenerator, RayleighBlockFading):
     """Sionna's :class:`RayleighBlockFading` drawing from an explicit generator.
 
     Sionna draws from its global config generator; the run's reproducibility needs a
     generator owned by the caller, so this block takes one.
     """
-
-    def __init__(self, *args, generator: torch.Generator, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._generator = generator
-
-    @property
-    def torch_rng(self) -> torch.Generator:  # type: ignore[override]
-        return self._generator
 
 
 def draw_user_channel(

@@ -15,19 +15,13 @@ import torch
 from sionna.phy.channel import cir_to_ofdm_channel, subcarrier_frequencies
 from sionna.phy.channel.tr38901 import TDL
 
+from channel.rng import OwnGenerator
+
 __all__ = ["SeededTDL", "tdl_frequency_response"]
 
 
-class SeededTDL(TDL):
+class SeededTDL(OwnGenerator, TDL):
     """Sionna's :class:`TDL` drawing from an explicit generator (reproducible per run stream)."""
-
-    def __init__(self, *args, generator: torch.Generator, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._generator = generator
-
-    @property
-    def torch_rng(self) -> torch.Generator:  # type: ignore[override]
-        return self._generator
 
 
 def tdl_frequency_response(

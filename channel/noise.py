@@ -6,6 +6,8 @@ from typing import Sequence
 import torch
 from sionna.phy.channel import AWGN
 
+from channel.rng import OwnGenerator, make_generator
+
 __all__ = ["noise_variance", "SeededAWGN", "add_noise", "add_user_noise", "empirical_snr_db"]
 
 
@@ -18,16 +20,8 @@ def noise_variance(snr_db: float | Sequence[float] | torch.Tensor, power: float,
     return power / (channel_uses * 10.0 ** (snr / 10.0))
 
 
-class SeededAWGN(AWGN):
+class SeededAWGN(OwnGenerator, AWGN):
     """Sionna's :class:`AWGN` drawing from an explicit generator."""
-
-    def __init__(self, *args, generator: torch.Generator, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._generator = generator
-
-    @property
-    def torch_rng(self) -> torch.Generator:  # type: ignore[override]
-        return self._generator
 
 
 def add_noise(x: torch.Tensor, variance: torch.Tensor | float, generator: torch.Generator) -> torch.Tensor:
@@ -47,8 +41,6 @@ def add_user_noise(x: torch.Tensor, variance: torch.Tensor, seed: int, stream: s
     """:func:`add_noise` with user k's noise from its own stream ``{stream}-k``:
     ``x`` ``[K, rows, n]``, ``variance`` ``[K]``. The same user sees the same noise
     whether it runs batched with others or alone (the Flower runtime)."""
-    from channel.rng import make_generator
-
     return torch.stack([
         add_noise(x[k], variance[k], make_generator(seed, f"{stream}-{k}", x.device)) for k in range(x.shape[0])
     ])

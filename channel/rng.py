@@ -5,7 +5,7 @@ import zlib
 
 import torch
 
-__all__ = ["stream_seed", "make_generator"]
+__all__ = ["stream_seed", "make_generator", "OwnGenerator"]
 
 
 def stream_seed(seed: int, stream: str) -> int:
@@ -18,3 +18,16 @@ def make_generator(seed: int, stream: str, device: torch.device | str = "cpu") -
     g = torch.Generator(device=device)
     g.manual_seed(stream_seed(seed, stream))
     return g
+
+
+class OwnGenerator:
+    """Mixin for a Sionna block that draws from a generator owned by the caller instead of
+    Sionna's global one (``generator=`` keyword), so a run's draws are reproducible per stream."""
+
+    def __init__(self, *args, generator: torch.Generator, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._generator = generator
+
+    @property
+    def torch_rng(self) -> torch.Generator:  # type: ignore[override]
+        return self._generator

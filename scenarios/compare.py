@@ -10,6 +10,8 @@ from scenarios.engine import run
 from scenarios.latents import LatentData
 from scenarios.sweep_runner import write_tidy_csv
 
+from scenarios.figures import save_figure
+
 __all__ = ["compare", "markdown_table", "write_csv", "plot_accuracy"]
 
 COLUMNS = ("channel_uses", "compression", "method", "accuracy", "mse", "nmse", "oracle_accuracy", "iterations")
@@ -72,9 +74,4 @@ def plot_accuracy(rows: list[dict], path: Path, title: str = "") -> Path:
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)

@@ -18,6 +18,8 @@ import numpy as np
 from protocol.atomic import write_json_atomic
 from protocol.config import ConfigError, RunConfig
 
+from scenarios.figures import save_figure
+
 __all__ = ["Groups", "group_similarity", "pick_groups", "measure_similarity", "plot_similarity", "write_groups"]
 
 
@@ -97,12 +99,7 @@ def plot_similarity(groups: Groups, path: Path) -> Path:
                       for g in ("homogeneous", "heterogeneous"))
     ax.set_title(title, fontsize=6)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 def write_groups(groups: Groups, path: Path) -> Path:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scenarios.figures import save_figure
+
 __all__ = ["aggregate", "plot_sweep", "summary_markdown"]
 
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
@@ -94,12 +96,7 @@ def plot_sweep(rows: list[dict], path: Path, metric: str = "accuracy", title: st
 
         fig.suptitle(textwrap.fill(title, width=int(60 * len(panels))), fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 def summary_markdown(rows: list[dict], metric: str = "accuracy") -> str:

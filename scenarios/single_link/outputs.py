@@ -8,6 +8,8 @@ import numpy as np
 
 from scenarios.sweep_plots import plot_sweep, summary_markdown
 
+from scenarios.figures import save_figure
+
 __all__ = ["write_figures", "zeta_at_fraction_of_oracle", "claims", "summary", "mean_by"]
 
 
@@ -55,11 +57,7 @@ def _plot_flops(rows: list[dict], path: Path) -> Path | None:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 def write_figures(rows: list[dict], out: Path) -> list[Path]:
