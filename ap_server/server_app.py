@@ -7,20 +7,19 @@ request (a restarted SuperNode gets a new node id but keeps its user id).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 
 import torch
-from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.app import Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
 from ap_server.coordinator import Coordinator
 from ap_server.latents import load_ap_latents
 from protocol.atomic import check_writable, write_json_atomic
 from protocol.config import RunConfig
-from protocol.records import PayloadTooLarge, RecordError, from_record, to_record
+from protocol.records import PayloadTooLarge, RecordError, dict_to_record, from_record, to_record
 from protocol.runtime_config import RuntimeSettings, split_run_config
 
 __all__ = ["app", "run_ap", "exchange", "shorten_object_backoff"]
@@ -130,10 +129,10 @@ def _admit(grid: Grid, coord: Coordinator, nodes: list[int], node_user: dict[int
     params = coord.params()
     out = {}
     for nid, uid in joined.items():
-        rec = to_record(params)
+        fields = params.model_dump()
         if coord.cfg.protocol == "compact":
-            rec.array_records["arrays"] = to_record(coord.pilot_broadcast(uid)).array_records["arrays"]
-        out[nid] = ("query.configure", rec)
+            fields.update(coord.pilot_broadcast(uid).model_dump())
+        out[nid] = ("query.configure", dict_to_record(fields))
     for nid, rep in exchange(grid, out, rt.round_timeout, rt.poll_interval, late).items():
         if rep.has_error():
             log.warning("user %d failed to configure: %s", joined[nid], rep.error.reason)

@@ -23,7 +23,14 @@ Modes (``--modes``, comma-separated):
   ``python -m user_client.appio_runner`` per user (app imported once). No patches.
 * ``runner-patched`` — as ``runner``, but the SuperNode is started through
   ``python -m user_client.appio_runner supernode``: Flower's own SuperNode entry point with
-  its hard-coded 3 s idle sleep / 0.5 s reply wait shortened (MONKEYPATCH, see that module).
+  its hard-coded 3 s idle sleep / 0.5 s reply wait shortened (MONKEYPATCH, see that module), and
+  both its SuperLink pulls and the runner's task polls paced on the round rhythm
+  (``AdaptivePoll.lead``, user_client/appio_runner.py).
+* ``inproc`` — as ``runner-patched``, but the runner is a thread of the SuperNode process
+  (``appio_runner supernode --runner``), woken when the SuperNode pulls a message instead of
+  polling its Runtime API: the launcher's default.
+* ``runner-patched-unpaced`` — as ``runner-patched`` without the pacing (``SEMALIGN_POLL_LEAD=0``:
+  fast polls right after each message, slowing down geometrically) — the "before" of the pacing.
 
 Any mode may end in ``+fastpull``: ``flwr run`` then uses a /tmp copy of the project whose
 ``serverapp`` is a small wrapper around ``ap_server.server_app:app`` that shortens, in the
@@ -60,7 +67,7 @@ from pathlib import Path
 __all__ = ["main", "MODES"]
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("subprocess", "subprocess-fastpoll", "runner", "runner-patched")
+MODES = ("subprocess", "subprocess-fastpoll", "runner", "runner-patched", "runner-patched-unpaced", "inproc")
 CONNECTION = "bench"
 
 
@@ -228,6 +235,9 @@ def flower_env(home: Path, mode: str) -> dict[str, str]:
     env.pop("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", None)
     if mode == "subprocess-fastpoll":
         env["FLWR_SUPEREXEC_TASK_POLL_INTERVAL"] = "0.05"
+    env.pop("SEMALIGN_POLL_LEAD", None)
+    if mode == "runner-patched-unpaced":
+        env["SEMALIGN_POLL_LEAD"] = "0"
     return env
 
 
@@ -305,18 +315,20 @@ def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: 
         procs.start("superlink", ["flower-superlink", "--insecure", "--host", "127.0.0.1", "--port", str(link_port),
                                   "--disable-runtime-dependency-installation"], env)
         wait_port(link_port, deadline)
-        isolation = "process" if base.startswith("runner") else "subprocess"
+        isolation = "process" if base.startswith("runner") or base == "inproc" else "subprocess"
+        separate = isolation == "process" and base != "inproc"  # a runner process next to each SuperNode
         for k in range(users):
             port = free_port()
             sn_args = ["--insecure", "--superlink", f"127.0.0.1:{link_port}", "--isolation", isolation,
                        "--host", "127.0.0.1", "--port", str(port), "--node-config", f"user-id={k}"]
-            if base == "runner-patched":
+            if base.startswith("runner-patched") or base == "inproc":
                 trace = ["--trace"] if verbose else []
-                cmd = [sys.executable, "-m", "user_client.appio_runner", "supernode", *trace, "--", *sn_args]
+                inproc = ["--runner"] if base == "inproc" else []
+                cmd = [sys.executable, "-m", "user_client.appio_runner", "supernode", *trace, *inproc, "--", *sn_args]
             else:
                 cmd = ["flower-supernode", *sn_args]
             sn = procs.start(f"supernode{k}", cmd, env)
-            if isolation == "process":
+            if separate:
                 procs.start(f"runner{k}", [sys.executable, "-m", "user_client.appio_runner", "--insecure",
                                            "--runtime-api-address", f"127.0.0.1:{port}", "--parent-pid", str(sn.pid),
                                            *(["-v"] if verbose else [])],
@@ -325,8 +337,10 @@ def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: 
         while True:
             procs.check_alive()
             ready = all("SuperNode ID" in procs.log(f"supernode{k}") for k in range(users))
-            if isolation == "process":
+            if separate:
                 ready = ready and all("connected to the SuperNode" in procs.log(f"runner{k}") for k in range(users))
+            elif base == "inproc":
+                ready = ready and all("connected to the SuperNode" in procs.log(f"supernode{k}") for k in range(users))
             if ready:
                 break
             if time.monotonic() > deadline:
@@ -334,7 +348,7 @@ def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: 
             time.sleep(0.1)
         t_ready = time.monotonic()
         if py_spy is not None:
-            spied = ["superlink", "supernode0"] + (["runner0"] if isolation == "process" else [])
+            spied = ["superlink", "supernode0"] + (["runner0"] if separate else [])
             start_py_spy(procs, spied, py_spy / tag, env)
         cfg = run_config(users, iterations, latents, out)
         rc = " ".join(f"{k}={json.dumps(v)}" for k, v in cfg.items())
@@ -404,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.flower_rounds", description=__doc__.split("\n\n")[0])
     p.add_argument("--users", default="3,10", help="comma-separated user counts (default 3,10)")
     p.add_argument("--iterations", type=int, default=5, help="ADMM rounds per run (tol=0)")
-    p.add_argument("--modes", default="subprocess,runner-patched+fastpull", help=f"comma-separated, from {','.join(MODES)}, each optionally +fastpull")
+    p.add_argument("--modes", default="subprocess,runner-patched-unpaced,runner-patched,inproc", help=f"comma-separated, from {','.join(MODES)}, each optionally +fastpull")
     p.add_argument("--timeout", type=float, default=600.0, help="bound per deployment run [s]")
     p.add_argument("--out", default=None, help="also write all numbers as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")

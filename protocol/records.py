@@ -1,12 +1,17 @@
 """Flower record codec: each DESIGN.md §4 message model <-> a Flower ``RecordDict``.
 
-Arrays travel in an ``ArrayRecord`` (complex64/complex128 survive bit for bit); every other
-field as one JSON string in a ``ConfigRecord``. Decoding returns a plain dict that the
-receiver validates with the message model (and its context), so a malformed record is a
-:class:`RecordError` or a validation error — never a crash.
+A message is ONE ``ConfigRecord`` (``fields``): the non-array fields as JSON text
+(``json``), the arrays as their ``.npy`` serializations one after another (``arrays``,
+bytes; complex64/complex128 survive bit for bit) and where each one starts and ends
+(``index``, JSON ``[[name, nbytes], ...]``). Flower moves every record, array and array
+chunk of a message as an object of its own, one HTTP request each way through the
+SuperLink; a message of one record is 3 objects instead of 4 + 2 per array
+(docs/performance.md, *Flower runtime*).
 
-The size of a record is measured from its raw bytes (:func:`record_nbytes`) and checked
-against a limit *before* any array or JSON is decoded (``from_record(..., max_bytes=)``).
+Decoding returns a plain dict that the receiver validates with the message model (and its
+context), so a malformed record is a :class:`RecordError` or a validation error — never a
+crash. The size of a record is measured from its raw bytes (:func:`record_nbytes`) and
+checked against a limit *before* any array or JSON is decoded (``from_record(..., max_bytes=)``).
 """
 from __future__ import annotations
 
@@ -15,12 +20,13 @@ import json
 from typing import Any
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
+from flwr.app import ConfigRecord, RecordDict
 from pydantic import BaseModel
 
-__all__ = ["RecordError", "PayloadTooLarge", "to_record", "dict_to_record", "from_record", "record_nbytes"]
+__all__ = ["RecordError", "PayloadTooLarge", "to_record", "dict_to_record", "from_record", "record_nbytes",
+           "describe_record"]
 
-ARRAYS, FIELDS = "arrays", "fields"
+FIELDS = "fields"
 
 
 class RecordError(ValueError):
@@ -37,9 +43,16 @@ def to_record(msg: BaseModel) -> RecordDict:
 
 def dict_to_record(data: dict[str, Any]) -> RecordDict:
     """A message's fields (arrays as numpy arrays) as a record, without validation."""
-    arrays = {k: Array(np.asarray(v, order="C")) for k, v in data.items() if isinstance(v, np.ndarray)}  # keeps 0-d
+    index, blobs = [], []
+    for k, v in data.items():
+        if isinstance(v, np.ndarray):
+            buf = io.BytesIO()
+            np.save(buf, np.asarray(v, order="C"), allow_pickle=False)  # keeps 0-d
+            blobs.append(buf.getvalue())
+            index.append([k, len(blobs[-1])])
     fields = {k: v for k, v in data.items() if not isinstance(v, np.ndarray)}
-    return RecordDict({ARRAYS: ArrayRecord(arrays), FIELDS: ConfigRecord({"json": json.dumps(fields)})})
+    return RecordDict({FIELDS: ConfigRecord({"json": json.dumps(fields), "index": json.dumps(index),
+                                             "arrays": b"".join(blobs)})})
 
 
 def record_nbytes(content: RecordDict) -> int:
@@ -68,11 +81,12 @@ def from_record(content: RecordDict, max_bytes: int | None = None) -> dict[str, 
         if size > max_bytes:
             raise PayloadTooLarge(f"payload of {size} bytes exceeds the limit of {max_bytes} bytes (not decoded)")
     try:
-        text = content.config_records[FIELDS]["json"]
+        rec = content.config_records[FIELDS]
+        text = rec["json"]
         if not isinstance(text, str):
             raise TypeError(f"fields are {type(text).__name__}, not JSON text")
         fields = json.loads(text)
-        arrays = {k: _decode_array(v) for k, v in content.array_records[ARRAYS].items()}
+        arrays = {k: _decode_array(blob) for k, blob in _split_arrays(rec).items()}
     except (KeyError, TypeError, ValueError, AttributeError, EOFError, OSError, RecursionError, MemoryError) as e:
         raise RecordError(f"not a semalign message record: {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(fields, dict):
@@ -83,26 +97,76 @@ def from_record(content: RecordDict, max_bytes: int | None = None) -> dict[str, 
     return {**fields, **arrays}
 
 
-def _decode_array(arr: Array) -> np.ndarray:
-    """An ``Array``'s numpy value, after checking that its ``.npy`` header announces exactly
-    the bytes that follow (a forged header could otherwise make ``np.load`` allocate an
+def describe_record(content: RecordDict) -> dict:
+    """What a record carries, without decoding array data: every array's ``{shape, dtype,
+    nbytes}`` (from its ``.npy`` header) and the JSON field text — for the uplink audit
+    (user_client/audit.py). A record that is not of this protocol is described as it is."""
+    try:
+        rec = content.config_records[FIELDS]
+        arrays = {}
+        for k, blob in _split_arrays(rec).items():
+            shape, dtype, _ = _npy_header(blob)
+            arrays[f"arrays.{k}"] = {"shape": list(shape), "dtype": str(dtype), "nbytes": len(blob)}
+        configs = {f"{FIELDS}.json": rec["json"]}
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        return {"arrays": {}, "configs": {}, "undecodable": f"{type(e).__name__}: {str(e)[:200]}"}
+    metrics = {f"{n}.{k}": v for n, r in content.metric_records.items() for k, v in r.items()}
+    return {"arrays": arrays, "configs": configs, "metrics": metrics}
+
+
+def _split_arrays(rec: ConfigRecord) -> dict[str, bytes]:
+    """The ``arrays`` bytes cut into one ``.npy`` blob per name, as ``index`` says — every
+    byte accounted for, names unique (else ValueError/TypeError)."""
+    index = json.loads(rec["index"]) if "index" in rec else []
+    data = rec["arrays"] if "arrays" in rec else b""
+    if not isinstance(data, bytes):
+        raise TypeError(f"arrays are {type(data).__name__}, not bytes")
+    if not isinstance(index, list):
+        raise TypeError("array index is not a list")
+    out: dict[str, bytes] = {}
+    pos = 0
+    for item in index:
+        if (not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str)
+                or type(item[1]) is not int or item[1] < 0):
+            raise ValueError(f"bad array index entry {str(item)[:60]}")
+        name, size = item
+        if name in out:
+            raise ValueError(f"array {name!r} given twice")
+        if pos + size > len(data):
+            raise ValueError(f"array index runs past the data ({pos + size} > {len(data)} bytes)")
+        out[name] = data[pos:pos + size]
+        pos += size
+    if pos != len(data):
+        raise ValueError(f"{len(data) - pos} bytes of array data not in the index")
+    return out
+
+
+def _npy_header(blob: bytes) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data offset of a ``.npy`` blob, after checking that its header announces
+    exactly the bytes that follow (a forged header could otherwise make ``np.load`` allocate an
     array of any size before noticing the data is short). No pickles, plain dtypes only."""
-    if arr.stype != "numpy.ndarray":
-        raise TypeError(f"array serialization {arr.stype!r} is not numpy.ndarray")
-    buf = io.BytesIO(arr.data)
+    buf = io.BytesIO(blob)
     try:  # numpy parses the header with ast/tokenize: a damaged one can raise SyntaxError & co
         major, _ = np.lib.format.read_magic(buf)
         if major == 1:
-            shape, _, dtype = np.lib.format.read_array_header_1_0(buf)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf)
         elif major in (2, 3):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(buf)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf)
         else:
             raise ValueError(f"unsupported .npy format version {major}")
     except Exception as e:  # noqa: BLE001 — anything wrong with the header is a malformed record
         raise ValueError(f"damaged .npy header: {type(e).__name__}: {str(e)[:100]}") from None
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise TypeError(f"array dtype {dtype} is not a plain numeric type")
+    if fortran:
+        raise ValueError("Fortran-ordered arrays are not sent by this protocol")
     expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if expected != len(arr.data) - buf.tell():
-        raise ValueError(f"array header announces {expected} bytes of data, {len(arr.data) - buf.tell()} follow")
-    return arr.numpy()
+    if expected != len(blob) - buf.tell():
+        raise ValueError(f"array header announces {expected} bytes of data, {len(blob) - buf.tell()} follow")
+    return tuple(shape), dtype, buf.tell()
+
+
+def _decode_array(blob: bytes) -> np.ndarray:
+    """A ``.npy`` blob's array (a copy: the record's bytes are not kept alive)."""
+    shape, dtype, offset = _npy_header(blob)
+    return np.frombuffer(blob, dtype=dtype, offset=offset).reshape(shape).copy()

@@ -153,13 +153,14 @@ class Launch:
         if self.opts.node_auth and private_key is None:
             private_key, _ = self.user_keys(user_id)
         runner = self.opts.clientapp == "runner"
+        patched = runner and self.opts.patch_waits  # then the runner lives in the SuperNode's process
         port = free_port(self.opts.host)
         argv = supernode_argv(self.address, node, appio_port=port, host=self.opts.host,
                               root_certificates=self.tls.ca if self.tls else None, auth_private_key=private_key,
-                              isolation="process" if runner else "subprocess", patched=runner and self.opts.patch_waits,
-                              idle_min=self.opts.node_poll)
+                              isolation="process" if runner else "subprocess", patched=patched,
+                              idle_min=self.opts.node_poll, runner_in_process=patched)
         procs = [self.group.start(f"user-{user_id}", argv, env=self.env, cwd=self.work)]
-        if runner:
+        if runner and not patched:
             procs.append(self.group.start(f"user-{user_id}-app", runner_argv(f"{self.opts.host}:{port}", procs[0].pid, self.opts.node_poll),
                                           env=self.env, cwd=self.work))
         self.users[user_id] = procs
@@ -254,22 +255,20 @@ def serve_ap(cfg: RunConfig, opts: LaunchOptions, port: int, tls: Tls | None = N
 def serve_user(node: dict, ap: str, *, port: int = 0, root_certificates: Path | None = None,
                auth_key: Path | None = None, clientapp: str = "runner", log_dir: Path | None = None,
                host: str = "127.0.0.1", max_wait_time: float | None = None) -> int:
-    """``semalign user``: one user device (SuperNode + ClientApp runner) connected to the AP
-    at ``ap``; runs until the SuperNode exits or Ctrl-C, then stops both. Returns the
-    SuperNode's exit code."""
+    """``semalign user``: one user device (a SuperNode serving its ClientApp in-process, or a
+    stock SuperNode for ``clientapp="subprocess"``) connected to the AP at ``ap``; runs until
+    the SuperNode exits or Ctrl-C, then stops it. Returns the SuperNode's exit code."""
     import tempfile
 
     runner = clientapp == "runner"
     port = port or free_port(host)
     argv = supernode_argv(ap, node, appio_port=port, host=host, root_certificates=root_certificates,
                           auth_private_key=auth_key, isolation="process" if runner else "subprocess", patched=runner,
-                          max_wait_time=max_wait_time)
+                          max_wait_time=max_wait_time, runner_in_process=runner)
     env = flower_env(Path(os.environ.get("FLWR_HOME", Path.home() / ".flwr")))
     logs = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="semalign-user-"))
     with ProcessGroup(logs) as group:
         node_proc = group.start(f"user-{node['user-id']}", argv, env=env)
-        if runner:
-            group.start(f"user-{node['user-id']}-app", runner_argv(f"{host}:{port}", node_proc.pid), env=env)
         log.info("user %s: SuperNode pid %d connecting to %s; logs in %s", node["user-id"], node_proc.pid, ap, logs)
         print(f"user {node['user-id']}: connecting to {ap} (logs: {logs}); Ctrl-C stops it", file=sys.stderr)
         pos = 0

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
+from flwr.app import ConfigRecord, RecordDict
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from pydantic import ValidationError
@@ -110,12 +110,16 @@ def near_valid(draw):
 
 
 @st.composite
-def raw_arrays(draw) -> Array:
-    """A Flower ``Array`` from arbitrary or damaged ``.npy`` bytes."""
-    kind = draw(st.sampled_from(["random", "truncated", "flipped", "forged-shape", "valid", "stype"]))
+def raw_npy(draw) -> bytes:
+    """Arbitrary or damaged ``.npy`` bytes."""
+    kind = draw(st.sampled_from(["random", "truncated", "flipped", "forged-shape", "valid", "fortran"]))
     good = np.lib.format
     arr = draw(arrays)
-    buf = Array(np.ascontiguousarray(arr)).data
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.asfortranarray(arr) if kind == "fortran" else np.ascontiguousarray(arr), allow_pickle=False)
+    buf = buf.getvalue()
     if kind == "random":
         buf = draw(st.binary(max_size=200))
     elif kind == "truncated":
@@ -124,30 +128,46 @@ def raw_arrays(draw) -> Array:
         i = draw(st.integers(0, len(buf) - 1))
         buf = buf[:i] + bytes([buf[i] ^ draw(st.integers(1, 255))]) + buf[i + 1:]
     elif kind == "forged-shape":
-        import io
-
         header = io.BytesIO()
         good.write_array_header_1_0(header, {"descr": good.dtype_to_descr(arr.dtype), "fortran_order": False,
                                              "shape": (draw(st.integers(0, 2**40)), draw(st.integers(0, 2**20)))})
         buf = header.getvalue() + arr.tobytes()
-    stype = draw(st.sampled_from(["numpy.ndarray", "torch.Tensor", ""])) if kind == "stype" else "numpy.ndarray"
-    return Array(dtype=str(arr.dtype), shape=tuple(arr.shape), stype=stype, data=buf)
+    return buf
 
 
 @st.composite
 def records(draw) -> RecordDict:
-    """Records with arbitrary, missing or damaged parts."""
+    """Records with arbitrary, missing or damaged parts: fields JSON, the array index
+    (names, sizes: right, wrong, negative, non-integer) and the array bytes."""
+    values = {}
+    if draw(st.booleans()):
+        values[draw(st.sampled_from(["json", "json", "other"]))] = draw(st.one_of(
+            st.text(max_size=60), st.builds(json.dumps, json_values),
+            st.builds(lambda d: json.dumps(d), st.dictionaries(st.text(max_size=8), json_values, max_size=5)),
+            st.just("[" * 5000), st.integers()))
+    if draw(st.booleans()):
+        blobs = draw(st.dictionaries(st.text(min_size=1, max_size=8), raw_npy(), max_size=3))
+        index = [[k, len(b)] for k, b in blobs.items()]
+        damage = draw(st.sampled_from(["none", "none", "size", "negative", "float", "extra", "short", "text",
+                                       "repeat"]))
+        if index and damage == "size":
+            index[0][1] += draw(st.integers(-5, 5))
+        elif index and damage == "negative":
+            index[0][1] = -1
+        elif index and damage == "float":
+            index[0][1] = float(index[0][1])
+        elif index and damage == "repeat":
+            index.append(list(index[0]))
+        data = b"".join(blobs.values())
+        if damage == "extra":
+            data += b"\x00"
+        elif damage == "short":
+            data = data[:-1]
+        values["index"] = "[[" * 3000 if damage == "text" else json.dumps(index)
+        values["arrays"] = data if draw(st.integers(0, 9)) else data.decode("latin-1")
     content = RecordDict()
-    if draw(st.booleans()):
-        text = draw(st.one_of(st.text(max_size=60), st.builds(json.dumps, json_values),
-                              st.builds(lambda d: json.dumps(d), st.dictionaries(st.text(max_size=8), json_values,
-                                                                                 max_size=5)),
-                              st.just("[" * 5000), st.integers()))
-        key = draw(st.sampled_from(["json", "json", "other"]))
-        content.config_records[draw(st.sampled_from(["fields", "fields", "misc"]))] = ConfigRecord({key: text})
-    if draw(st.booleans()):
-        items = draw(st.dictionaries(st.text(min_size=1, max_size=8), raw_arrays(), max_size=3))
-        content.array_records[draw(st.sampled_from(["arrays", "arrays", "misc"]))] = ArrayRecord(items)
+    if values:
+        content.config_records[draw(st.sampled_from(["fields", "fields", "misc"]))] = ConfigRecord(values)
     return content
 
 
@@ -316,8 +336,27 @@ def test_regression_damaged_npy_header_found_by_the_full_profile():
     ``tokenize.TokenError`` through the decoder. Now it is a RecordError."""
     data = (b"\x93NUMPY\x01\x00v\x00{'descr': '<c8', 'fortran_order': False( 'shape': (1,), }" + b" " * 60
             + b"\n" + b"\x00" * 8)
-    content = RecordDict({"arrays": ArrayRecord({"0": Array(dtype="complex64", shape=(), stype="numpy.ndarray",
-                                                            data=data)}),
-                          "fields": ConfigRecord({"json": "null"})})
+    content = RecordDict({"fields": ConfigRecord({"json": "{}", "index": json.dumps([["0", len(data)]]),
+                                                  "arrays": data})})
     with pytest.raises(RecordError, match="damaged .npy header"):
         from_record(content)
+
+
+def test_record_is_one_config_record_and_every_byte_is_indexed():
+    """A message travels as one ConfigRecord (3 Flower objects with the Message, whatever the
+    number of arrays); bytes outside the index, or an index past the data, are refused."""
+    from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
+
+    data = {"round": 3, "gram": np.eye(4, dtype=np.complex64), "cross": np.ones((4, 6), np.complex128) * 1j}
+    rec = dict_to_record(data)
+    assert len(get_all_nested_objects(rec)) == 2  # RecordDict + ConfigRecord
+    back = from_record(rec)
+    assert back["round"] == 3 and back["cross"].dtype == np.complex128 and np.array_equal(back["cross"], data["cross"])
+    assert back["cross"].flags.writeable  # a copy, not a view of the record's bytes
+    fields = rec.config_records["fields"]
+    for arrays, index in [(fields["arrays"] + b"\x00", fields["index"]),
+                          (fields["arrays"][:-1], fields["index"]),
+                          (fields["arrays"], json.dumps([["gram", 10**9]]))]:
+        bad = RecordDict({"fields": ConfigRecord({"json": fields["json"], "index": index, "arrays": arrays})})
+        with pytest.raises(RecordError):
+            from_record(bad)

@@ -126,3 +126,43 @@ def test_fault_specs_parse_and_reject_garbage():
             parse_faults(bad)
     with pytest.raises(RuntimeError, match="fault drill"):
         apply_fault("crash", {"round": 2, "user_id": 0})
+
+
+def test_paced_poll_waits_for_the_round_rhythm_then_polls_fast(monkeypatch):
+    """AdaptivePoll with ``lead``: after activity, one wait to lead × the shortest recent gap,
+    then polls from step × gap growing to ``hi``; without history (or lead 0) it polls from
+    ``lo`` at once."""
+    import user_client.appio_runner as ar
+
+    clock = [100.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(round(s, 6))
+        clock[0] += s
+
+    monkeypatch.setattr(ar.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(ar.time, "sleep", sleep)
+    poll = ar.AdaptivePoll(lo=0.01, hi=0.04, growth=2.0, lead=0.8, step=0.015, max_lead=5.0)
+    poll.reset()  # first activity: no rhythm known yet
+    poll.wait(), poll.wait(), poll.wait(), poll.wait()
+    assert slept == [0.01, 0.02, 0.04, 0.04]
+    clock[0] = 101.0
+    poll.reset()  # gaps: 1.0 s
+    clock[0] = 103.0
+    poll.reset()  # gaps: 1.0, 2.0 -> paced on the shortest
+    slept.clear()
+    poll.wait(), poll.wait(), poll.wait()
+    assert slept == [0.8, 0.015, 0.03]  # then from step x gap = 0.015, growing
+    clock[0] = 200.0
+    poll.reset()  # a long idle gap (97 s) does not stretch the pace: still min(gaps) = 1 s
+    slept.clear()
+    poll.wait()
+    assert slept == [0.8]
+    unpaced = ar.AdaptivePoll(lo=0.01, hi=0.04, growth=2.0, lead=0.0)
+    for t in (300.0, 301.0, 302.0):
+        clock[0] = t
+        unpaced.reset()
+    slept.clear()
+    unpaced.wait()
+    assert slept == [0.01]

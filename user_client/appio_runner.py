@@ -65,30 +65,82 @@ import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["main", "serve", "run_patched_supernode", "AdaptivePoll"]
+__all__ = ["main", "serve", "run_patched_supernode", "AdaptivePoll", "WakePoll"]
 
 log = logging.getLogger("semalign.appio_runner")
 
 _HEARTBEAT_EVERY_S = 20.0  # Flower expires an active task after 2 x 30 s without a heartbeat
+LEAD = float(os.environ.get("SEMALIGN_POLL_LEAD", "0.85"))  # AdaptivePoll.lead default (env: for benchmarks)
 
 
 @dataclass
 class AdaptivePoll:
-    """Sleep ``lo`` right after activity, growing by ``growth`` per idle poll up to ``hi``."""
+    """Sleep ``lo`` right after activity, growing by ``growth`` per idle poll up to ``hi``.
+
+    ``lead`` > 0 paces the polls on the rhythm of the activity: a federated round cannot bring
+    the next message before every other user has answered, so after activity the first wait
+    runs to ``lead`` × g, where g is the shortest of the last three gaps between activities
+    (at most ``max_lead`` s), and the polls from there start at ``max(lo, step × g)``. This cuts
+    the idle polls per round — each one an HTTP request that the SuperLink or the SuperNode
+    serves on the shared cores — from ~15 to a few, for about ``step × g`` of extra latency."""
 
     lo: float
     hi: float
     growth: float = 1.5
+    lead: float = 0.0
+    step: float = 0.04
+    max_lead: float = 5.0
 
     def __post_init__(self) -> None:
         self.cur = self.lo
+        self._last: float | None = None
+        self._gaps: list[float] = []
+        self._due: float | None = None
 
     def reset(self) -> None:
+        now = time.monotonic()
+        if self._last is not None:
+            self._gaps = [*self._gaps[-2:], now - self._last]
+        self._last = now
         self.cur = self.lo
+        if self.lead > 0 and self._gaps:
+            gap = min(self._gaps)
+            self._due = now + min(self.max_lead, self.lead * gap)
+            self.cur = min(self.hi, max(self.lo, self.step * gap))
 
     def wait(self) -> None:
-        time.sleep(self.cur)
+        if self._due is not None:
+            delay, self._due = self._due - time.monotonic(), None
+            if delay > self.cur:
+                self._sleep(delay)
+                return
+        self._sleep(self.cur)
         self.cur = min(self.hi, self.cur * self.growth)
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class WakePoll(AdaptivePoll):
+    """Polls of a runner that lives in its SuperNode's process: after a task it waits up to
+    ``hi`` (a safety net) unless :meth:`wake` — called when the SuperNode pulls a message —
+    ends the wait at once; then polls from ``lo`` in case the task is not listed yet."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._event = threading.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def reset(self) -> None:
+        super().reset()
+        self._due, self.cur = None, self.hi
+
+    def _sleep(self, seconds: float) -> None:
+        if self._event.wait(seconds):
+            self._event.clear()
+            self.cur = self.lo
 
 
 # --------------------------------------------------------------------------- runner
@@ -339,6 +391,8 @@ def serve(argv: list[str] | None = None) -> int:
     p.add_argument("--poll-min", type=float, default=0.01, help="AcquireTask poll right after a task [s]")
     p.add_argument("--poll-max", type=float, default=0.2, help="AcquireTask poll when idle [s]")
     p.add_argument("--poll-growth", type=float, default=1.3)
+    p.add_argument("--poll-lead", type=float, default=LEAD,
+                   help="after a task, first AcquireTask poll at this fraction of the recent task interval (0: off)")
     p.add_argument("--task-timeout", type=float, default=60.0, help="give up retrying a task's HTTP calls after [s]")
     p.add_argument("--max-unreachable", type=float, default=60.0,
                    help="exit when the Runtime API stays unreachable this long [s] (covers start-up)")
@@ -364,7 +418,7 @@ def serve(argv: list[str] | None = None) -> int:
         from flwr.supercore.app_utils import start_parent_process_monitor
 
         start_parent_process_monitor(a.parent_pid)  # raises SIGINT here when the parent is gone
-    runner = Runner(a.address, a.app, a.insecure, certs, secret, AdaptivePoll(a.poll_min, a.poll_max, a.poll_growth),
+    runner = Runner(a.address, a.app, a.insecure, certs, secret, AdaptivePoll(a.poll_min, a.poll_max, a.poll_growth, lead=a.poll_lead),
                     a.task_timeout, check_fab=not a.no_fab_check)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -406,21 +460,32 @@ def run_patched_supernode(argv: list[str]) -> int:
     p.add_argument("--idle-min", type=float, default=0.01, help="SuperLink pull interval right after a message [s]")
     p.add_argument("--idle-max", type=float, default=0.5, help="SuperLink pull interval when idle [s] (Flower: 3)")
     p.add_argument("--idle-growth", type=float, default=1.3)
+    p.add_argument("--idle-lead", type=float, default=LEAD,
+                   help="after a message, first pull at this fraction of the recent message interval (0: off)")
     p.add_argument("--reply-poll", type=float, default=0.005, help="wait step for the ClientApp's reply [s] (Flower: 0.5)")
     p.add_argument("--trace", action="store_true", help="print a timestamp to stderr for every message pulled")
+    p.add_argument("--runner", action="store_true",
+                   help="also serve the ClientApp in this process (a runner thread on the SuperNode's Runtime API, "
+                        "woken when a message is pulled instead of polling; needs --isolation process)")
+    p.add_argument("--app", default="user_client.client_app:app", help="ClientApp object reference (with --runner)")
     a, rest = p.parse_known_args(argv)
     if rest and rest[0] == "--":
         rest = rest[1:]
     import flwr
     import flwr.supernode.start_client_internal as sci
 
+    wake = None
+    if a.runner:
+        if _flag(rest, "--isolation") != "process":
+            p.error("--runner needs flower-supernode --isolation process")
+        wake = _start_runner_thread(a.app, f"{_flag(rest, '--host') or '127.0.0.1'}:{_flag(rest, '--port') or 9094}")
     src = inspect.getsource(sci)
     if ("time.sleep(3)" not in src or "time.sleep(0.5)" not in src or "obj_contents = pull_objects(" not in src
             or not hasattr(sci, "_pull_and_store_message")):
         print(f"flwr {flwr.__version__}: start_client_internal.py no longer has the patched waits; "
               "running the stock flower-supernode (slower rounds)", file=sys.stderr)
     else:
-        _patch_supernode_waits(sci, a)
+        _patch_supernode_waits(sci, a, wake)
     from flwr.supernode.cli import flower_supernode
 
     sys.argv = ["flower-supernode", *rest]
@@ -428,15 +493,50 @@ def run_patched_supernode(argv: list[str]) -> int:
     return 0
 
 
-def _patch_supernode_waits(sci, a: argparse.Namespace) -> None:
-    """Shorten the SuperNode's hard-coded waits in module ``sci`` (see ``run_patched_supernode``)."""
-    idle = AdaptivePoll(a.idle_min, a.idle_max, a.idle_growth)
+def _flag(argv: list[str], name: str) -> str | None:
+    """The value of ``name`` in a flower-supernode argument list (``--x v`` or ``--x=v``)."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _start_runner_thread(app_ref: str, address: str) -> WakePoll:
+    """A :class:`Runner` on this SuperNode's own Runtime API, in a daemon thread; returns its
+    poll, whose ``wake`` the patched pull calls. The process exits if the runner gives up."""
+    poll = WakePoll(0.01, 0.5, 1.5)
+
+    def serve_in_thread() -> None:
+        code = 1
+        try:
+            runner = Runner(address, app_ref, True, None, None, poll, 60.0)
+            code = runner.serve_forever()
+        except Exception as e:  # noqa: BLE001 - a device without its ClientApp must not linger
+            log.error("in-process ClientApp runner failed: %s: %s", type(e).__name__, e)
+        if code:
+            log.error("in-process ClientApp runner stopped; stopping this SuperNode")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s appio_runner %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    threading.Thread(target=serve_in_thread, name="clientapp-runner", daemon=True).start()
+    return poll
+
+
+def _patch_supernode_waits(sci, a: argparse.Namespace, wake: WakePoll | None = None) -> None:
+    """Shorten the SuperNode's hard-coded waits in module ``sci`` (see ``run_patched_supernode``);
+    with an in-process runner, wake it whenever a message is pulled."""
+    idle = AdaptivePoll(a.idle_min, a.idle_max, a.idle_growth, lead=a.idle_lead)
     sci.time = _TimeProxy(time, idle, a.reply_poll)
     pull = sci._pull_and_store_message
 
     def pull_and_reset(*args, **kwargs):
         run_id = pull(*args, **kwargs)
         if run_id is not None:
+            if wake is not None:
+                wake.wake()
             if a.trace:
                 print(f"{time.time():.3f} supernode pulled a message (idle poll was {idle.cur:.3f} s)", file=sys.stderr)
             idle.reset()

@@ -8,18 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flwr.app import Context, Message, RecordDict
+from flwr.app import Context, Message
 
-__all__ = ["describe_record", "audit_mod"]
+from protocol.records import describe_record
 
-
-def describe_record(content: RecordDict) -> dict:
-    """Every key of a record: arrays as ``{shape, dtype, nbytes}``, config values as they are."""
-    arrays = {f"{name}.{key}": {"shape": list(arr.shape), "dtype": arr.dtype, "nbytes": len(arr.data)}
-              for name, rec in content.array_records.items() for key, arr in rec.items()}
-    configs = {f"{name}.{key}": value for name, rec in content.config_records.items() for key, value in rec.items()}
-    metrics = {f"{name}.{key}": value for name, rec in content.metric_records.items() for key, value in rec.items()}
-    return {"arrays": arrays, "configs": configs, "metrics": metrics}
+__all__ = ["audit_mod"]
 
 
 def audit_mod(msg: Message, context: Context, call_next) -> Message:

@@ -6,10 +6,9 @@ Message types (DESIGN.md §4): ``query.join``, ``query.configure``, ``train.roun
 """
 from __future__ import annotations
 
-import json
 import time
 
-from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message
 from flwr.clientapp import ClientApp
 
 from protocol.messages import EvaluateRequest, PilotBroadcast, RoundRequest, RunParameters
@@ -74,7 +73,7 @@ def configure(msg: Message, context: Context) -> Message:
         pilots = PilotBroadcast.model_validate({"x": x}, context={"x_shape": (params.ap_features, params.pilots)})
         dev.receive_pilots(pilots)
         context.state.array_records[_PILOTS] = ArrayRecord({"x": Array(pilots.x)})
-    return Message(RecordDict({"ack": ConfigRecord({"json": json.dumps({"user_id": dev.user_id})})}), reply_to=msg)
+    return Message(dict_to_record({"user_id": dev.user_id}), reply_to=msg)
 
 
 @app.train("round")

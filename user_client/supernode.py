@@ -30,14 +30,19 @@ def supernode_argv(superlink: str, node_config: Mapping[str, Any], *, appio_port
                    root_certificates: Path | None = None, auth_private_key: Path | None = None,
                    auth_public_key: Path | None = None, isolation: str = "subprocess",
                    patched: bool = False, max_wait_time: float | None = None,
-                   idle_min: float | None = None) -> list[str]:
+                   idle_min: float | None = None, runner_in_process: bool = False) -> list[str]:
     """``flower-supernode`` for one user: connects to ``superlink`` (host:port), serves its
     Runtime API on ``host:appio_port``. ``patched`` runs it through the appio runner's
-    ``supernode`` mode, which shortens Flower's hard-coded waits (a documented monkeypatch)."""
+    ``supernode`` mode, which shortens Flower's hard-coded waits (a documented monkeypatch);
+    ``runner_in_process`` (patched, ``isolation="process"`` only) also serves the ClientApp in
+    that process, woken by each pulled message instead of a second process polling."""
+    if runner_in_process and not (patched and isolation == "process"):
+        raise ValueError("runner_in_process needs patched=True and isolation='process'")
     head = ["flower-supernode"]
     if patched:
         head = [sys.executable, "-m", "user_client.appio_runner", "supernode"]
-        head += (["--idle-min", str(idle_min)] if idle_min is not None else []) + ["--"]
+        head += (["--idle-min", str(idle_min)] if idle_min is not None else [])
+        head += (["--runner"] if runner_in_process else []) + ["--"]
     argv = [*head, "--superlink", superlink, "--host", host, "--port", str(appio_port),
             "--isolation", isolation, "--node-config", node_config_text(node_config)]
     if root_certificates is None:
