@@ -69,7 +69,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, help="torch threads for the math (0 = torch default; default 1)")
     g.add_argument("--user-metric", dest="user_metric", choices=("mse", "task"),
                    help="each user's private error metric: mse (paper, default) or task (its classifier's)")
-    g.add_argument("--metric-eps", dest="metric_eps", type=float, help="task metric: weight of plain MSE (default 1)")
+    g.add_argument("--metric-eps", dest="metric_eps", type=float, help="task metric: weight of plain MSE (default 0.1, chosen on validation data)")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

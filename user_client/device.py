@@ -41,7 +41,7 @@ class UserDevice:
 
     def __init__(self, user_id: int, private: PrivateData, snr_db: float, rx_antennas: int,
                  device: str = "cpu", channels_file=None, users: int | None = None,
-                 metric: str = "mse", metric_eps: float = 1.0) -> None:
+                 metric: str = "mse", metric_eps: float = 0.1) -> None:
         self.user_id = user_id
         self.private = private
         self.snr_db = snr_db

@@ -78,7 +78,7 @@ class MetricWhitener:
 def prepare_user_side(
     train_rows: np.ndarray, test_rows: np.ndarray, whiten: bool, dtype: torch.dtype,
     device: torch.device | str = "cpu", classifier: Classifier | None = None,
-    metric: Literal["mse", "task"] = "mse", eps: float = 1.0, user: int | str = "",
+    metric: Literal["mse", "task"] = "mse", eps: float = 0.1, user: int | str = "",
 ) -> tuple[torch.Tensor, torch.Tensor, Whitener | MetricWhitener]:
     """A user's pilots and test latents in its working coordinates (:func:`prepare_side`), then,
     for ``metric="task"``, multiplied by its private task metric ``M`` (DESIGN.md §3 *User metric*)."""
