@@ -133,3 +133,16 @@ def test_bad_metric_settings_exit_2_with_one_line(toml, argv, field, capsys, tmp
     assert main(["run", *argv, "--latents", str(tmp_path / "none.npz")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"field '{field}'" in err
+
+
+def test_node_settings_carry_a_users_own_metric_choice():
+    """A Flower user may pick its metric in its node config (``semalign user --user-metric``); validated."""
+    from protocol.config import ConfigError
+    from protocol.runtime_config import user_settings
+
+    s = user_settings({"user-id": 1, "user-metric": "task", "metric-eps": 0.5})
+    assert (s.user_metric, s.metric_eps) == ("task", 0.5)
+    assert user_settings({"user-id": 1}).user_metric is None  # falls back to the run config
+    for bad in ({"user-metric": "logits"}, {"metric-eps": -0.1}):
+        with pytest.raises(ConfigError, match="field '(user_metric|metric_eps)'"):
+            user_settings({"user-id": 1, **bad})
