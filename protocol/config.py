@@ -48,6 +48,10 @@ class RunConfig(BaseModel):
     aggregation: Literal["mean", "trimmed-mean", "geomedian"] = Field(
         "mean", description="global F-step: mean of the local F_k (paper), trimmed mean or geometric median")
     trim: float = Field(0.2, ge=0, lt=0.5, description="fraction of users trimmed at each end (trimmed-mean)")
+    user_metric: Literal["mse", "task"] = Field(
+        "mse", description="each user's error metric: plain MSE (paper) or its private task metric (DESIGN.md §3)")
+    metric_eps: float = Field(0.1, gt=0, le=1e6, allow_inf_nan=False,
+                              description="task metric: weight of plain MSE vs the classifier part (∞ = paper)")
     ap_encoder: str = Field("vit-sup", min_length=1)
     user_encoders: tuple[str, ...] = Field((), description="user encoders, cycled; empty = zoo")
     latents: Path | None = Field(None, description="bring-your-own latents (.npz)")

@@ -3,7 +3,7 @@ kebab-case key/value maps as Flower passes them, validated into pydantic models.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -40,6 +40,8 @@ class UserSettings(BaseModel):
     data_dir: Path | None = None
     zoo_profile: str | None = None
     latents: Path | None = None
+    user_metric: Literal["mse", "task"] | None = Field(None, description="this user's private error metric (default: run config)")
+    metric_eps: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False, description="task metric ε (default: run config)")
     fault: str | None = Field(None, description="fault drill, e.g. 'nan@3,crash@5' (user_client.faults)")
     audit: Path | None = Field(None, description="append every uplink record's keys and shapes here (user_client.audit)")
 

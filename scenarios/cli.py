@@ -19,7 +19,7 @@ _RUN_FIELDS = (
     "users", "tx_antennas", "rx_antennas", "channel_uses", "snr_db", "user_snr_db", "power", "iterations",
     "rho", "tol", "seed", "pilots", "test_samples", "method", "protocol", "csi", "csi_nmse", "precision",
     "device", "whiten", "init", "transmit", "ap_encoder", "user_encoders", "latents", "channels",
-    "cache_dir", "data_dir", "zoo_profile", "threads",
+    "cache_dir", "data_dir", "zoo_profile", "threads", "user_metric", "metric_eps",
 )
 
 
@@ -67,6 +67,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-dir", dest="data_dir", type=Path, help="dataset folder")
     g.add_argument("--zoo-profile", dest="zoo_profile", choices=("default", "tiny"), help="encoder zoo budget")
     g.add_argument("--threads", type=int, help="torch threads for the math (0 = torch default; default 1)")
+    g.add_argument("--user-metric", dest="user_metric", choices=("mse", "task"),
+                   help="each user's private error metric: mse (paper, default) or task (its classifier's)")
+    g.add_argument("--metric-eps", dest="metric_eps", type=float, help="task metric: weight of plain MSE (default 0.1, chosen on validation data)")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -153,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="long-lived ClientApp runner (default, fast) or Flower's process per message")
     p_user.add_argument("--max-wait-time", dest="max_wait_time", type=float,
                         help="give up after this many seconds without the AP (default: retry for ever)")
+    p_user.add_argument("--user-metric", dest="user_metric", choices=("mse", "task"),
+                        help="this user's private error metric (default: run config)")
+    p_user.add_argument("--metric-eps", dest="metric_eps", type=float, help="this user's task metric ε")
     p_user.add_argument("--fault", help="fault drill, e.g. 'nan@3,crash@5' (see user_client/faults.py)")
     p_user.add_argument("--log-dir", dest="log_dir", type=Path, default=None,
                         help="write the SuperNode/runner logs here instead of the terminal")
@@ -385,7 +391,7 @@ def _cmd_user(args: argparse.Namespace) -> int:
     node = {"user-id": args.user_id, "encoder": args.encoder, "snr-db": args.snr_db, "rx-antennas": args.rx_antennas,
             "device": args.device, "latents": args.latents and str(args.latents.resolve()),
             "cache-dir": args.cache_dir and str(args.cache_dir.resolve()), "zoo-profile": args.zoo_profile,
-            "fault": args.fault}
+            "fault": args.fault, "user-metric": args.user_metric, "metric-eps": args.metric_eps}
     node = {k: v for k, v in node.items() if v is not None}
     user_settings(node)  # validate before starting anything
     _sigterm_as_interrupt()

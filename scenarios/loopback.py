@@ -22,7 +22,8 @@ def make_devices(cfg: RunConfig, data: LatentData) -> list[UserDevice]:
     snrs = cfg.snrs()
     return [
         UserDevice(k, PrivateData(u.name, u.train, u.test, data.test_labels, u.classifier), snrs[k],
-                   cfg.rx_antennas, channels_file=cfg.channels, users=cfg.users)
+                   cfg.rx_antennas, channels_file=cfg.channels, users=cfg.users,
+                   metric=cfg.user_metric, metric_eps=cfg.metric_eps)
         for k, u in enumerate(data.users[: cfg.users])
     ]
 

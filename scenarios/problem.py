@@ -19,6 +19,7 @@ from protocol.pilots import prepare_side, select_pilots
 from protocol.whitening import Whitener
 from scenarios.latents import LatentData
 from user_client.gstep import ryx_gram
+from user_client.metric import MetricWhitener, prepare_user_side
 
 __all__ = ["Problem", "build_problem", "resolve_device"]
 
@@ -41,7 +42,7 @@ class Problem:
     ap_whitener: Whitener
     y: torch.Tensor  # [K, p, n] whitened user pilots (padded)
     y_test: torch.Tensor  # [K, p, n_te] whitened user test latents (padded)
-    user_whiteners: list[Whitener]
+    user_whiteners: list[Whitener | MetricWhitener]  # a user's metric (DESIGN.md §3) lives in its whitener
     user_dims: list[int]  # real latent dims d_k
     rxx: torch.Tensor  # [m, m]
     ryx: torch.Tensor  # [K, p, m]
@@ -74,7 +75,8 @@ class Problem:
 
 
 def build_problem(cfg: RunConfig, data: LatentData, dtype: torch.dtype, device: torch.device) -> Problem:
-    """Pilots, whitening, statistics, channels and noise for ``cfg`` (DESIGN.md §2–§3)."""
+    """Pilots, whitening (and each user's private metric), statistics, channels and noise for
+    ``cfg`` (DESIGN.md §2–§3)."""
     if len(data.users) < cfg.users:
         raise ConfigError(f"field 'users': {cfg.users} requested but the latents hold {len(data.users)} users")
     users = data.users[: cfg.users]
@@ -84,8 +86,9 @@ def build_problem(cfg: RunConfig, data: LatentData, dtype: torch.dtype, device: 
 
     p = max(complex_dim(u.dim) for u in users)
     ys, yts, uws = [], [], []
-    for u in users:
-        yk, ytk, w = prepare_side(u.train[idx], u.test[:n_te], cfg.whiten, dtype, device)
+    for k, u in enumerate(users):
+        yk, ytk, w = prepare_user_side(u.train[idx], u.test[:n_te], cfg.whiten, dtype, device,
+                                       u.classifier, cfg.user_metric, cfg.metric_eps, k)
         pad = p - yk.shape[0]
         ys.append(torch.nn.functional.pad(yk, (0, 0, 0, pad)))
         yts.append(torch.nn.functional.pad(ytk, (0, 0, 0, pad)))

@@ -77,6 +77,21 @@ def test_flower_run_equals_engine(cluster, latents, tmp_path, protocol, csi):
     assert len(res["round_wall_times_s"]) == 3 and res["startup_s"] > 0
 
 
+def test_flower_task_metric_equals_engine(cluster, latents, tmp_path):
+    """The users' private task metric (DESIGN.md §3 *User metric*) over Flower: each ClientApp's
+    UserDevice applies it; same F and per-user accuracy as the engine, and F differs from plain MSE."""
+    from scenarios.engine import run
+
+    cfg = RunConfig(**BASE, latents=latents, user_metric="task")
+    res = _run(cluster, cfg, tmp_path / "task")
+    assert res["completed_users"] == [0, 1, 2]
+    ref = _engine_transmit(cfg)
+    assert _rel(_state(tmp_path / "task")["Z"], ref) <= 1e-5
+    assert _rel(_engine_transmit(cfg.model_copy(update={"user_metric": "mse"})), ref) > 1e-3
+    eng = run(cfg, load_npz_latents(latents))
+    assert [u["accuracy"] for u in res["users"]] == [u["accuracy"] for u in eng["users"]]
+
+
 def test_bad_messages_and_a_killed_user(tmp_path, latents, caplog):
     """User 1 sends a wrong shape, NaN, a stale round, a spoofed id and crashes, one per round;
     user 0 loses its run state in round 5 (handshake repeated); user 2 is killed after round 2.

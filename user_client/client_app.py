@@ -32,7 +32,9 @@ def _new_device(context: Context) -> UserDevice:
     s = user_settings(context.node_config)
     snr = s.snr_db if s.snr_db is not None else run.snrs()[s.user_id] if s.user_id < run.users else run.snr_db
     return UserDevice(s.user_id, load_private(s, run), snr, s.rx_antennas or run.rx_antennas, device=s.device,
-                      channels_file=run.channels, users=run.users)
+                      channels_file=run.channels, users=run.users,
+                      metric=s.user_metric or run.user_metric,
+                      metric_eps=s.metric_eps if s.metric_eps is not None else run.metric_eps)
 
 
 class NotConfigured(RuntimeError):

@@ -15,9 +15,10 @@ from protocol.messages import (
     EvaluateReply, EvaluateRequest, JoinRequest, PilotBroadcast, RoundReply, RoundRequest, RunParameters,
 )
 from protocol.packing import complex_dim, unpack
-from protocol.pilots import prepare_side, select_pilots
+from protocol.pilots import select_pilots
 from user_client.classifier import Classifier
 from user_client.gstep import g_step, g_step_from_pilots, uplink_stats, uplink_stats_from_pilots
+from user_client.metric import prepare_user_side
 
 __all__ = ["UserDevice", "PrivateData"]
 
@@ -39,7 +40,8 @@ class UserDevice:
     """User k: answers join, pilots, round and evaluate messages."""
 
     def __init__(self, user_id: int, private: PrivateData, snr_db: float, rx_antennas: int,
-                 device: str = "cpu", channels_file=None, users: int | None = None) -> None:
+                 device: str = "cpu", channels_file=None, users: int | None = None,
+                 metric: str = "mse", metric_eps: float = 0.1) -> None:
         self.user_id = user_id
         self.private = private
         self.snr_db = snr_db
@@ -47,6 +49,7 @@ class UserDevice:
         self.device = torch.device(device)
         self.channels_file = channels_file
         self.users = users
+        self.metric, self.metric_eps = metric, metric_eps  # private: never sent (DESIGN.md §3 User metric)
         self.params: RunParameters | None = None
         self.rxx: torch.Tensor | None = None
         self.ryx: torch.Tensor | None = None
@@ -58,13 +61,14 @@ class UserDevice:
                            capabilities=("paper", "compact", "csi", "no-csi"))
 
     def configure(self, params: RunParameters) -> None:
-        """Encode (here: look up) the pilots, whiten privately, set up the own link."""
+        """Encode (here: look up) the pilots, whiten (and apply the private metric), set up the own link."""
         self.params = params
         dtype = DTYPES[params.precision]
         idx = select_pilots(self.private.train.shape[0], params.pilots, params.run_seed)
         n_te = min(params.test_samples, self.private.test.shape[0])
-        self.y, self.y_test, self.whitener = prepare_side(
-            self.private.train[idx], self.private.test[:n_te], params.whiten, dtype, self.device)
+        self.y, self.y_test, self.whitener = prepare_user_side(
+            self.private.train[idx], self.private.test[:n_te], params.whiten, dtype, self.device,
+            self.private.classifier, self.metric, self.metric_eps, self.user_id)
         h_bar, h_est_bar = user_link(self.user_id, self.rx_antennas, params.tx_antennas, params.run_seed,
                                      params.csi_nmse, dtype, self.device, self.channels_file, self.users)
         self.h = expand_uses(h_bar, params.channel_uses)
