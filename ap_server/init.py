@@ -34,8 +34,8 @@ def initial_f(
     elif kind == "first-k":
         f[:k, :k] = torch.eye(k, dtype=dtype, device=device)
     elif kind == "random":
-        re = torch.randn(symbols, m, generator=generator, dtype=chol.real.dtype, device=device)
-        im = torch.randn(symbols, m, generator=generator, dtype=chol.real.dtype, device=device)
+        re = torch.randn(symbols, m, generator=generator, dtype=torch.float32, device=device).to(chol.real.dtype)
+        im = torch.randn(symbols, m, generator=generator, dtype=torch.float32, device=device).to(chol.real.dtype)
         f = torch.complex(re, im).to(dtype)
     else:
         raise ValueError(f"unknown init {kind!r} (pca, first-k, random)")

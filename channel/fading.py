@@ -36,13 +36,16 @@ def draw_user_channel(
     """
     device = torch.device(device)
     gen = make_generator(seed, f"channel-{user}", device)
+    if precision not in PRECISION_DTYPES:
+        raise ValueError(f"precision must be one of {sorted(PRECISION_DTYPES)}, got {precision!r}")
+    # drawn in single precision and cast: a seed gives the same channel in single and double runs
     block = SeededRayleighBlockFading(
         num_rx=1, num_rx_ant=rx_antennas, num_tx=1, num_tx_ant=tx_antennas,
-        precision=precision, device=str(device), generator=gen,
+        precision="single", device=str(device), generator=gen,
     )
     a, _ = block(batch_size=1, num_time_steps=1)
     # a: [batch=1, num_rx=1, N_R, num_tx=1, N_T, paths=1, time=1]
-    return a[0, 0, :, 0, :, 0, 0].contiguous()
+    return a[0, 0, :, 0, :, 0, 0].to(PRECISION_DTYPES[precision]).contiguous()
 
 
 def draw_channels(

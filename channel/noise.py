@@ -27,14 +27,18 @@ class SeededAWGN(OwnGenerator, AWGN):
 def add_noise(x: torch.Tensor, variance: torch.Tensor | float, generator: torch.Generator) -> torch.Tensor:
     r"""``y = x + w``, ``w ~ CN(0, σ² I)``.
 
-    ``x: [K, ..., rows, n]`` complex; ``variance`` a scalar or ``[K]`` (one per user).
+    ``x: [K, ..., rows, n]`` complex; ``variance`` a scalar or ``[K]`` (one per user). The
+    noise is drawn in single precision (and cast for complex128 ``x``), so single- and
+    double-precision runs of one seed see the same noise.
     """
-    precision = "double" if x.dtype == torch.complex128 else "single"
-    block = SeededAWGN(precision=precision, device=str(x.device), generator=generator)
-    var = torch.as_tensor(variance, dtype=x.real.dtype, device=x.device)
+    block = SeededAWGN(precision="single", device=str(x.device), generator=generator)
+    var = torch.as_tensor(variance, dtype=torch.float32, device=x.device)
     if var.dim() == 1:
         var = var.reshape(-1, *([1] * (x.dim() - 1)))
-    return block(x, var)
+    if x.dtype == torch.complex64:
+        return block(x, var)
+    # drawn in single precision and cast: a seed gives the same noise in single and double runs
+    return x + block(torch.zeros(x.shape, dtype=torch.complex64, device=x.device), var).to(x.dtype)
 
 
 def add_user_noise(x: torch.Tensor, variance: torch.Tensor, seed: int, stream: str) -> torch.Tensor:

@@ -85,3 +85,26 @@ def test_load_channels(tmp_path):
     np.savez(tmp_path / "bad.npz", H=np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="complex"):
         load_channels(tmp_path / "bad.npz", 2, 3, 4, torch.complex64)
+
+
+def test_single_and_double_runs_see_the_same_draws():
+    """Channels, noise and CSI errors of one seed do not depend on the precision: drawn in
+    single precision and cast, so a float32-vs-float64 comparison compares arithmetic only."""
+    from channel.csi import estimate_channel
+    from channel.fading import draw_channels
+    from channel.noise import add_noise
+    from channel.rng import make_generator
+
+    h32 = draw_channels(3, 4, 2, seed=7, precision="single")
+    h64 = draw_channels(3, 4, 2, seed=7, precision="double")
+    assert h32.dtype == torch.complex64 and h64.dtype == torch.complex128
+    assert torch.equal(h32.to(torch.complex128), h64)
+    x = torch.randn(2, 4, 50, dtype=torch.complex64)
+    y32 = add_noise(x, torch.tensor([0.1, 1.0]), make_generator(7, "noise"))
+    y64 = add_noise(x.to(torch.complex128), torch.tensor([0.1, 1.0]), make_generator(7, "noise"))
+    assert y64.dtype == torch.complex128
+    assert torch.allclose(y32.to(torch.complex128), y64, atol=1e-6)
+    e32 = estimate_channel(h32, 0.1, make_generator(7, "csi"))
+    e64 = estimate_channel(h64, 0.1, make_generator(7, "csi"))
+    assert torch.allclose(e32.to(torch.complex128), e64, atol=1e-6)
+    assert not torch.equal(draw_channels(3, 4, 2, seed=8), h32)
