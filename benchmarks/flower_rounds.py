@@ -39,6 +39,10 @@ still uploading (``flwr/superlink/grid/http_grid.py:325`` → ``pull_objects`` d
 ``flwr/supercore/constant.py:48-49``) to 10 ms (MONKEYPATCH, benchmark only; the existing
 files are not touched). It emulates a two-line change to ``ap_server/server_app.py``.
 
+``--count-requests`` runs the SuperLink through ``benchmarks.superlink_counter`` (Flower's
+entry point with a request counter around its ASGI app) and prints the SuperLink's HTTP
+requests per user-round, by route, over the rounds after the handshake.
+
 Printed per mode and user count: median / min / max round wall time (AP side: push of the
 round's messages → last reply), start-up (process launch → all SuperNodes connected; ``flwr
 run`` → first round), and the in-process compute of the same round (AP ``Coordinator`` +
@@ -63,6 +67,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.superlink_counter import per_user_round
 
 __all__ = ["main", "MODES"]
 
@@ -290,7 +296,8 @@ def start_py_spy(procs: "Procs", names: list[str], out_dir: Path, env: dict[str,
 
 
 def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: Path, timeout: float,
-                   verbose: bool = False, project: Path = ROOT, py_spy: Path | None = None) -> dict:
+                   verbose: bool = False, project: Path = ROOT, py_spy: Path | None = None,
+                   count_requests: bool = False) -> dict:
     base = mode.removesuffix("+fastpull")
     if base not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)} (optionally +fastpull)")
@@ -312,7 +319,10 @@ def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: 
     load0 = loadavg()
     try:
         t_launch = time.monotonic()
-        procs.start("superlink", ["flower-superlink", "--insecure", "--host", "127.0.0.1", "--port", str(link_port),
+        counts = run_dir / "superlink_requests.jsonl"
+        head = [sys.executable, "-m", "benchmarks.superlink_counter", "--counts", str(counts), "--",
+                ] if count_requests else ["flower-superlink"]
+        procs.start("superlink", [*head, "--insecure", "--host", "127.0.0.1", "--port", str(link_port),
                                   "--disable-runtime-dependency-installation"], env)
         wait_port(link_port, deadline)
         isolation = "process" if base.startswith("runner") or base == "inproc" else "subprocess"
@@ -388,6 +398,7 @@ def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: 
             "load_before": load0, "load_after": loadavg(),
             "busy_cores": (b1[0] - b0[0]) / max(1, (b1[1] - b0[1])) * (os.cpu_count() or 1),
             "logs": str(logs),
+            **({"requests_per_user_round": per_user_round(counts, 2 * users)} if count_requests else {}),
         }
     finally:
         procs.stop_all()
@@ -422,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=600.0, help="bound per deployment run [s]")
     p.add_argument("--out", default=None, help="also write all numbers as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    p.add_argument("--count-requests", action="store_true",
+                   help="run the SuperLink through benchmarks.superlink_counter and print its requests per user-round")
     p.add_argument("--ap-poll", type=float, default=0.01, help="run config poll-interval of the AP [s]")
     p.add_argument("--verbose", action="store_true", help="runners log per-task timings, patched SuperNodes trace pulls")
     p.add_argument("--py-spy", type=Path, default=None,
@@ -458,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'run->1st s':>10} {'load before/after':>24} {'busy cores':>10}")
             for m in modes:
                 try:
-                    r = run_deployment(m, k, a.iterations, latents, work, a.timeout, a.verbose, py_spy=a.py_spy)
+                    r = run_deployment(m, k, a.iterations, latents, work, a.timeout, a.verbose, py_spy=a.py_spy,
+                                       count_requests=a.count_requests)
                 except Exception as e:  # noqa: BLE001 - report and go on with the next mode
                     print(f"{m:<20} FAILED: {e}", flush=True)
                     results.append({"mode": m, "users": k, "error": str(e)})
@@ -471,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['busy_cores']:10.2f}", flush=True)
                 print(f"{'':<20} CPU s during the run ({r['run_total_s']:.1f} s wall): "
                       + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_s_during_run"].items()), flush=True)
+                if r.get("requests_per_user_round"):
+                    req = r["requests_per_user_round"]
+                    print(f"{'':<20} SuperLink requests per user-round: {sum(req.values()):.1f} ("
+                          + ", ".join(f"{k.removeprefix('/v1/')} {v:.1f}" for k, v in
+                                      sorted(req.items(), key=lambda kv: -kv[1]) if v >= 0.5) + ")", flush=True)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

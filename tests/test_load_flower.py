@@ -1,4 +1,4 @@
-"""Load: one loopback Flower run with many user devices (SuperNode + ClientApp runner each),
+"""Load: one loopback Flower run with many user devices (a SuperNode serving its ClientApp in-process each),
 every user accounted for, bounded in time; memory (RSS) per user device measured.
 
 Excluded from the default suite (marker ``load``)::
@@ -6,7 +6,7 @@ Excluded from the default suite (marker ``load``)::
     SEMALIGN_LOAD_USERS=16 PYTHONPATH=$PWD python -m pytest tests/test_load_flower.py -m load -q -s \\
         -p no:cacheprovider
 
-prints and writes ``load_rss.json`` (per user: SuperNode and runner RSS in MiB) next to the run.
+prints and writes ``load_rss.json`` (per user device: RSS in MiB) next to the run.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from scenarios.synthetic import make_synthetic
 pytestmark = [pytest.mark.load, pytest.mark.flower]
 USERS = int(os.environ.get("SEMALIGN_LOAD_USERS", "16"))
 ROUNDS = 3
-MIB_PER_USER = 1000  # measured (16 users): SuperNode ~145 MiB + ClientApp runner (torch) ~820 MiB
+MIB_PER_USER = 1000  # measured (16 users, runner as a separate process then): SuperNode ~145 + runner ~820 MiB
 
 
 def _rss_mib(pid: int) -> float:
@@ -72,9 +72,8 @@ def test_many_user_processes_all_accounted_for(tmp_path):
         def sample():
             while not stop.is_set():
                 for k, procs in run.users.items():
-                    row = peak.setdefault(k, {"supernode": 0.0, "runner": 0.0})
-                    for name, proc in zip(("supernode", "runner"), procs):
-                        row[name] = max(row[name], _rss_mib(proc.pid))
+                    row = peak.setdefault(k, {"device": 0.0})
+                    row["device"] = max(row["device"], sum(_rss_mib(proc.pid) for proc in procs))
                 stop.wait(1.0)
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -87,12 +86,10 @@ def test_many_user_processes_all_accounted_for(tmp_path):
     wall = time.monotonic() - t0
     assert res["completed_users"] == list(range(USERS))
     assert all(h["answered"] == list(range(USERS)) for h in res["history"]) and len(res["history"]) == ROUNDS
-    per_user = [r["supernode"] + r["runner"] for r in peak.values()]
+    per_user = [r["device"] for r in peak.values()]
     summary = {"users": USERS, "wall_s": wall, "round_wall_times_s": res["round_wall_times_s"],
                "startup_s": res["startup_s"], "rss_mib_per_user_median": statistics.median(per_user),
                "rss_mib_per_user_max": max(per_user),
-               "rss_mib_supernode_median": statistics.median(r["supernode"] for r in peak.values()),
-               "rss_mib_runner_median": statistics.median(r["runner"] for r in peak.values()),
                "per_user": {str(k): v for k, v in sorted(peak.items())}}
     (out / "load_rss.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "per_user"}, indent=2))
