@@ -144,6 +144,10 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
 _EVAL_ONLY = {"test_images", "val_images", "seeds", "ratios", "target_ratio", "snrs_db", "channels", "ratios", "threads", "checkpoint_every", "quant_bits"}
 
 
+#: training settings added later, at the value that reproduces runs written before they existed (first ASC design)
+_LEGACY = {"mask_levels": 1, "mask_block": 1, "curriculum": 0.0}
+
+
 class ResumeMismatch(ValueError):
     """``--out`` holds checkpoints trained with different settings."""
 
@@ -153,7 +157,7 @@ def _check_same_training(cfg: SamConfig, out: Path) -> None:
     if not old_path.is_file() or not any((out / "checkpoints").glob("*.pt")):
         return
     old, new = json.loads(old_path.read_text()), json.loads(cfg.model_dump_json())
-    diff = sorted(k for k in new if k not in _EVAL_ONLY and old.get(k) != new[k])
+    diff = sorted(k for k in new if k not in _EVAL_ONLY and old.get(k, _LEGACY.get(k)) != new[k])
     if diff:
         raise ResumeMismatch(f"{out} holds checkpoints trained with other settings ({', '.join(diff)}); "
                              "use a new --out or delete its checkpoints/")
