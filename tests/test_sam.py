@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from channel.rng import make_generator
-from scenarios.sam.asc import AdaptiveMask, mask_ratio_loss
+from scenarios.sam.asc import AdaptiveMask, mask_ratio_loss, mask_side_bits, nested_mask, random_depth_mask
 from scenarios.sam.link import normalise_power, to_symbols, transmit
 from scenarios.sam.sam_backend import SamSegmenter, masks_from_sam_records
 from scenarios.sam.scenes import make_scenes
@@ -61,6 +61,87 @@ def test_asc_ratio_term_does_not_reach_the_encoder_features():
     mask_ratio_loss(mask, 0.5).backward()
     assert z.grad is None  # the mask net sees sg(z): only the reconstruction shapes the features
     assert net.net[0].weight.grad.abs().sum() > 0  # while the mask net itself learns the ratio
+
+
+# --- ASC over nested feature levels and blocks ---------------------------------------------------
+
+def _is_prefix(mask):
+    """Each position keeps a prefix of the levels: m_l ≥ m_{l+1}."""
+    return bool((mask[:, :-1] >= mask[:, 1:]).all())
+
+
+def test_level_mask_is_nested_block_constant_binary_and_learns_the_ratio():
+    torch.manual_seed(0)
+    net = AdaptiveMask(8, levels=4, block=4)
+    opt = torch.optim.Adam(net.parameters(), lr=0.03)
+    g = torch.Generator().manual_seed(2)
+    for _ in range(80):
+        z = torch.randn(16, 8, 16, 16, generator=g)
+        mask, _ = net(z, torch.rand(16, 1, 16, 16, generator=g))
+        opt.zero_grad()
+        mask_ratio_loss(mask, 0.5).backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        z = torch.randn(64, 8, 16, 16, generator=g)
+        mask, p = net(z, torch.rand(64, 1, 16, 16, generator=g))
+    assert mask.shape == (64, 4, 16, 16) and set(mask.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(mask, (p > 0.5).float()) and _is_prefix(mask)
+    blocks = mask.unfold(2, 4, 4).unfold(3, 4, 4)  # [B, L, 4, 4, 4, 4]: every 4×4 block holds one depth
+    assert (blocks == blocks[..., :1, :1]).all()
+    assert abs((1 - mask).mean().item() - 0.5) < 0.06  # the requested share of feature values, on average
+
+
+def test_mask_side_bits_count_one_depth_per_block():
+    assert mask_side_bits(16, 1, 1) == 256              # first design: one on/off bit per position
+    assert mask_side_bits(16, 4, 4) == 16 * 3           # 16 blocks, depth 0…4 needs 3 bits
+    assert mask_side_bits(16, 2, 2) == 64 * 2           # depth 0…2 needs 2 bits
+    with pytest.raises(ValueError, match="does not divide"):
+        mask_side_bits(16, 4, 3)
+
+
+def test_random_depth_curriculum_sends_prefixes_at_the_requested_share():
+    g = make_generator(0, "test-sam-curriculum")
+    m = random_depth_mask(4000, 4, 2, 2, 0.5, g)
+    assert _is_prefix(m) and (m == m[..., :1, :1]).all()  # one depth per image
+    depth = m[:, :, 0, 0].sum(1)
+    assert depth.min() >= 1                             # never an empty image
+    # P(full) = 1 − p + p/L = 0.625; E[kept] = (1 − p) + p·(L+1)/(2L) = 0.8125
+    assert abs((depth == 4).float().mean().item() - 0.625) < 0.03
+    assert abs(m.mean().item() - 0.8125) < 0.02
+    assert torch.equal(random_depth_mask(8, 4, 2, 2, 0.0, g), torch.ones(8, 4, 2, 2))
+
+
+def test_level_mask_sends_exactly_the_kept_maps_at_the_per_symbol_snr():
+    g = make_generator(0, "test-sam-levels")
+    s = to_symbols(torch.randn(64, 8, 16, 16, generator=g))  # K = 4 complex maps
+    depth = torch.randint(0, 3, (64, 1, 16, 16), generator=g)
+    keep = nested_mask(depth, 2)                              # L = 2 levels of 2 maps each
+    y, n = transmit(s, keep, torch.full((64,), 10.0, dtype=torch.float64), "awgn", g, power=1.0)
+    x, n2 = normalise_power(s, keep, 1.0)
+    assert torch.equal(n, depth.flatten(1).sum(-1).float() * 2) and torch.equal(n, n2)
+    assert torch.allclose(x.abs().pow(2).flatten(1).sum(-1), torch.ones(64), rtol=1e-4)
+    sent = keep.repeat_interleave(2, 1)
+    assert (y[sent == 0] == 0).all() and (x[sent == 0] == 0).all()
+    noise = ((y - x).abs().pow(2).flatten(1).sum(-1) / n).mean()
+    assert abs(10 * torch.log10(1.0 / (n.mean() * noise)).item() - 10.0) < 0.2
+
+
+def test_model_sends_the_symbols_its_level_mask_keeps_and_honours_a_given_mask():
+    from scenarios.sam.asi import segments_onehot
+    from scenarios.sam.model import LamSc
+
+    torch.manual_seed(0)
+    model = LamSc("attention", True, 8, mask_levels=4, mask_block=4).eval()
+    x = torch.rand(3, 3, 64, 64)
+    masks, valid = segments_onehot(torch.randint(0, 3, (3, 64, 64)), 4)
+    chan = lambda s, k: transmit(s, k, torch.full((3,), 10.0, dtype=torch.float64), "awgn", make_generator(0, "m"))
+    with torch.no_grad():
+        fwd = model(x, masks, valid, chan)
+        assert torch.equal(fwd.sent, fwd.keep.flatten(1).sum(-1))  # one complex map per level here
+        given = nested_mask(torch.full((3, 1, 16, 16), 1), 4)
+        forced = model(x, masks, valid, chan, keep=given)
+    assert torch.equal(forced.keep, given) and torch.equal(forced.sent, torch.full((3,), 256.0))
 
 
 # --- SKB interface -----------------------------------------------------------------------------
@@ -273,6 +354,10 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     assert len(rows) == len(variants) * 2
     bits = {r["variant"]: float(r["bits_per_image"]) for r in rows}
     assert bits["conventional"] == 16 * 16 * 8 * 8  # 8 real maps at 16×16, 8 bits each, no mask bits
+    values = {r["variant"]: float(r["values_per_image"]) for r in rows}
+    assert result["mask_side_bits"] == 48  # default unit: 4 levels, 4×4-position blocks → 16 depths × 3 bits
+    for v in ("lam-sc", "uniform-asi", "lam-sc@80%"):  # the mask's side information is in every ASC bit count
+        assert bits[v] == pytest.approx(8 * values[v] + 48, abs=0.2)
     for png in ("psnr_vs_snr.png", "ssim_vs_snr.png", "ssim_vs_bits.png", "grid.png", "training_loss.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
@@ -292,6 +377,8 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     (["--data", "voc", "--data-dir", "/nonexistent/voc"], "VOC folder not found"),
     (["--segmenter", "sam", "--sam-checkpoint", "/nonexistent/sam.pth"], "SAM checkpoint not found"),
     (["--steps", "0"], "field 'steps'"),
+    (["--mask-levels", "3"], "must divide the 4 complex feature maps"),
+    (["--mask-block", "5"], "must divide the latent grid side 16"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, extra, needle):
     from scenarios.cli import main

@@ -41,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sam-checkpoint", dest="sam_checkpoint", type=Path, help="local SAM checkpoint (.pth)")
     p.add_argument("--sam-model-type", dest="sam_model_type", choices=("vit_b", "vit_l", "vit_h"))
     p.add_argument("--latent-channels", dest="latent_channels", type=int, help="real feature maps C at H/4×W/4 (default 8)")
+    p.add_argument("--mask-levels", dest="mask_levels", type=int, help="ASC feature levels L sent as a prefix (default 4; 1 = per-position on/off)")
+    p.add_argument("--mask-block", dest="mask_block", type=int, help="ASC mask block side in latent positions (default 4)")
+    p.add_argument("--curriculum", type=float, help="base models: share of images sent with a random prefix depth (default 0.5; 0 = off)")
     p.add_argument("--target-ratio", dest="target_ratio", type=float, help="ASC mask ratio (fraction masked); default: chosen on the validation split")
     p.add_argument("--ratios", type=_floats, help="mask-ratio sweep, e.g. 0,0.2,0.4,0.6,0.8")
     p.add_argument("--snrs", dest="snrs_db", type=_floats, help="evaluation SNRs [dB], comma-separated")
@@ -50,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 _FIELDS = ("seed", "seeds", "val_images", "data", "data_dir", "train_images", "test_images", "steps", "finetune_steps", "batch_size",
-           "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "target_ratio", "ratios", "snrs_db", "channels", "threads")
+           "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "mask_levels", "mask_block", "curriculum", "target_ratio", "ratios", "snrs_db", "channels", "threads")
 
 
 def config_from_args(args: argparse.Namespace):

@@ -1,8 +1,8 @@
 """The semantic encoder/decoder: a small JSCC-style conv autoencoder (64×64 → C maps at 16×16 and back).
 
 The encoder output is ``C`` real maps, sent as ``C/2`` complex maps (:mod:`scenarios.sam.link`);
-the decoder gets the received maps plus the ASC mask (1 = sent), known at the receiver as side
-information, and returns an RGB image in [0, 1].
+the decoder gets the received maps plus the ASC mask (``L`` level maps, 1 = sent), known at the
+receiver as side information, and returns an RGB image in [0, 1].
 """
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ class SemanticEncoder(nn.Module):
 
 
 class SemanticDecoder(nn.Module):
-    """``[B, C+1, H/4, W/4]`` (received features, mask) → ``[B, 3, H, W]`` in [0, 1]."""
+    """``[B, C+L, H/4, W/4]`` (received features, mask over ``L`` levels) → ``[B, 3, H, W]`` in [0, 1]."""
 
-    def __init__(self, channels: int, width: int = 32) -> None:
+    def __init__(self, channels: int, width: int = 32, mask_channels: int = 1) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(channels + 1, width, 3, padding=1), nn.PReLU(width),
+            nn.Conv2d(channels + mask_channels, width, 3, padding=1), nn.PReLU(width),
             nn.Conv2d(width, width, 3, padding=1), nn.PReLU(width),
             nn.ConvTranspose2d(width, width // 2, 4, stride=2, padding=1), nn.PReLU(width // 2),
             nn.ConvTranspose2d(width // 2, width // 4, 4, stride=2, padding=1), nn.PReLU(width // 4),

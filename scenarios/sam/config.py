@@ -36,12 +36,17 @@ class SamConfig(BaseModel):
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
     max_segments: int = Field(12, ge=2, le=64, description="segments kept per image (the rest merged)")
     latent_channels: int = Field(8, ge=2, le=64, description="real feature maps C (even) at H/4 × W/4")
+    mask_levels: int = Field(4, ge=1, le=32, description="ASC mask levels L: groups of the C/2 complex maps sent as a prefix "
+                             "(1 = one on/off flag per position, the first design)")
+    mask_block: int = Field(4, ge=1, le=64, description="ASC mask block: b×b latent positions share one depth")
+    curriculum: float = Field(0.5, ge=0, le=1, description="base models: probability that an image is sent with a random "
+                              "prefix depth (mask-ratio curriculum; 0 = off)")
     steps: int = Field(1500, ge=1, le=1_000_000, description="training steps per base model")
     finetune_steps: int = Field(600, ge=1, le=1_000_000, description="ASC fine-tune steps per ratio")
     batch_size: int = Field(16, ge=1, le=4096)
     lr: float = Field(2e-3, gt=0, le=1)
     ratio_weight: float = Field(10.0, ge=0, description="weight λ of the mask-ratio loss term")
-    target_ratio: float | None = Field(None, ge=0, lt=1, description="fraction of feature positions masked (ASC); "
+    target_ratio: float | None = Field(None, ge=0, lt=1, description="fraction of feature values masked (ASC); "
                                        "None = the largest sweep ratio whose validation SSIM is within the margin")
     ratios: tuple[float, ...] = Field((0.1, 0.2, 0.4, 0.6, 0.8), description="mask-ratio sweep (the ASC candidates)")
     train_snr_db: tuple[float, float] = Field((0.0, 20.0), description="training SNR range [dB] (uniform)")
@@ -58,6 +63,10 @@ class SamConfig(BaseModel):
             raise ValueError(f"image_size must be a multiple of 4, got {self.image_size}")
         if self.latent_channels % 2:
             raise ValueError(f"latent_channels must be even (real/imag halves), got {self.latent_channels}")
+        if (self.latent_channels // 2) % self.mask_levels:
+            raise ValueError(f"mask_levels {self.mask_levels} must divide the {self.latent_channels // 2} complex feature maps")
+        if (self.image_size // 4) % self.mask_block:
+            raise ValueError(f"mask_block {self.mask_block} must divide the latent grid side {self.image_size // 4}")
         if any(not 0 <= r < 1 for r in self.ratios):
             raise ValueError(f"ratios must lie in [0, 1), got {self.ratios}")
         if self.target_ratio is None and not any(r > 0 for r in self.ratios):
@@ -76,4 +85,4 @@ class SamConfig(BaseModel):
 def quick_overrides() -> dict:
     """``--quick``: a run that finishes in minutes on 2 cores (same pipeline, fewer images/steps)."""
     return dict(train_images=1000, test_images=120, val_images=120, seeds=3, steps=400, finetune_steps=250,
-                ratios=(0.1, 0.25, 0.5), snrs_db=(0.0, 10.0, 20.0))
+                ratios=(0.25, 0.5, 0.625), snrs_db=(0.0, 10.0, 20.0))

@@ -21,7 +21,7 @@ __all__ = ["evaluate", "reconstruct"]
 @torch.no_grad()
 def reconstruct(model: LamSc, data: SegmentedImages, idx: np.ndarray, channel: str, snr_db: float, seed: int,
                 max_segments: int, power: float = 1.0, batch_size: int = 80) -> dict[str, np.ndarray]:
-    """Reconstructions ``[N, H, W, 3]``, keep masks ``[N, h, w]``, sent symbols ``[N]``, importance ``[N, H, W]``."""
+    """Reconstructions ``[N, H, W, 3]``, kept fraction per position ``[N, h, w]``, sent symbols ``[N]``, importance ``[N, H, W]``."""
     g = make_generator(seed, f"eval-{channel}-{snr_db:g}")
     out: dict[str, list] = {"recon": [], "keep": [], "sent": [], "importance": []}
     for lo in range(0, len(idx), batch_size):
@@ -29,7 +29,7 @@ def reconstruct(model: LamSc, data: SegmentedImages, idx: np.ndarray, channel: s
         snr = torch.full((x.shape[0],), float(snr_db), dtype=torch.float64)
         fwd = model(x, masks, valid, lambda s, k: transmit(s, k, snr, channel, g, power))
         out["recon"].append(fwd.recon.permute(0, 2, 3, 1).numpy())
-        out["keep"].append(fwd.keep[:, 0].numpy())
+        out["keep"].append(fwd.keep.mean(1).numpy())  # fraction of the levels sent per position
         out["sent"].append(fwd.sent.numpy())
         imp = fwd.importance[:, 0] if fwd.importance is not None else torch.ones_like(x[:, 0])
         out["importance"].append(imp.numpy())
@@ -38,7 +38,7 @@ def reconstruct(model: LamSc, data: SegmentedImages, idx: np.ndarray, channel: s
 
 def evaluate(model: LamSc, data: SegmentedImages, channel: str, snr_db: float, seed: int, max_segments: int,
              power: float = 1.0) -> dict[str, np.ndarray]:
-    """Per-image ``psnr``, ``ssim``, ``keep`` (fraction of positions sent), ``sent`` (complex symbols)."""
+    """Per-image ``psnr``, ``ssim``, ``keep`` (fraction of feature values sent), ``sent`` (complex symbols)."""
     idx = np.arange(len(data))
     r = reconstruct(model, data, idx, channel, snr_db, seed, max_segments, power)
     ref = data.images.astype(np.float64) / 255

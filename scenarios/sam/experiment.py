@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from protocol.atomic import write_json_atomic
+from scenarios.sam.asc import mask_side_bits
 from scenarios.sam.checks import SSIM_MARGIN, must_hold
 from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import prepare
@@ -55,6 +56,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
     train, val, test, seg_name = prepare(cfg, out, segmenter, progress)
     t_data = time.perf_counter() - t0
     positions = (cfg.image_size // 4) ** 2
+    side_bits = mask_side_bits(cfg.image_size // 4, cfg.mask_levels, cfg.mask_block)  # ASC mask side information
     states: dict[tuple[int, str], dict] = {}
     models: dict[tuple[int, str], object] = {}
     finals: dict[tuple[int, str], Job] = {}
@@ -88,7 +90,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
             for snr in cfg.snrs_db:
                 r = evaluate(model, test, channel, snr, cfg.seed, cfg.max_segments, cfg.power)
                 per_image[(k, name, channel, snr)] = r
-                seed_bits[(k, name)] = float(bits_per_image(r["sent"], positions, job.asc, cfg.quant_bits).mean())
+                seed_bits[(k, name)] = float(bits_per_image(r["sent"], side_bits, job.asc, cfg.quant_bits).mean())
                 seed_rows.append(dict(train_seed=k, variant=name, channel=channel, snr_db=snr, ssim=round(float(r["ssim"].mean()), 5),
                                       psnr_db=round(float(r["psnr"].mean()), 4), bits_per_image=round(seed_bits[(k, name)], 1),
                                       kept_fraction=round(float(r["keep"].mean()), 4)))
@@ -132,7 +134,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
                   load_end=[round(v, 2) for v in os.getloadavg()], threads=torch.get_num_threads(), cores=os.cpu_count())
     result = dict(config=json.loads(cfg.model_dump_json()), segmenter=seg_name, checks=checks, adaptivity=adapt,
                   bits=bits, raw_bits=raw_bits(cfg.image_size), raw_values=raw_values(cfg.image_size),
-                  positions=positions, timing=timing, figures=[str(f.name) for f in figures])
+                  positions=positions, mask_side_bits=side_bits, timing=timing, figures=[str(f.name) for f in figures])
     write_json_atomic(out / "results.json", result)
     write_summary(result, rows, out / "summary.md")
     return result
@@ -140,6 +142,10 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
 
 #: settings that do not change what is trained (may differ when resuming into the same --out)
 _EVAL_ONLY = {"test_images", "val_images", "seeds", "ratios", "target_ratio", "snrs_db", "channels", "ratios", "threads", "checkpoint_every", "quant_bits"}
+
+
+#: training settings added later, at the value that reproduces runs written before they existed (first ASC design)
+_LEGACY = {"mask_levels": 1, "mask_block": 1, "curriculum": 0.0}
 
 
 class ResumeMismatch(ValueError):
@@ -151,7 +157,7 @@ def _check_same_training(cfg: SamConfig, out: Path) -> None:
     if not old_path.is_file() or not any((out / "checkpoints").glob("*.pt")):
         return
     old, new = json.loads(old_path.read_text()), json.loads(cfg.model_dump_json())
-    diff = sorted(k for k in new if k not in _EVAL_ONLY and old.get(k) != new[k])
+    diff = sorted(k for k in new if k not in _EVAL_ONLY and old.get(k, _LEGACY.get(k)) != new[k])
     if diff:
         raise ResumeMismatch(f"{out} holds checkpoints trained with other settings ({', '.join(diff)}); "
                              "use a new --out or delete its checkpoints/")

@@ -14,6 +14,7 @@ import torch
 from channel.fading import SeededRayleighBlockFading
 from channel.mimo import lmmse_receiver
 from channel.noise import add_noise, noise_variance
+from scenarios.sam.asc import expand_levels
 
 __all__ = ["to_symbols", "from_symbols", "normalise_power", "transmit", "CHANNELS"]
 
@@ -34,12 +35,14 @@ def from_symbols(s: torch.Tensor) -> torch.Tensor:
 def normalise_power(s: torch.Tensor, keep: torch.Tensor, power: float) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Scale each image's *sent* symbols to energy ``P_T``: ``s ← s·m·\sqrt{P_T / Σ m|s|²}``.
 
-    ``s: [B, K, h, w]`` complex, ``keep: [B, 1, h, w]`` in {0, 1}. Returns the scaled symbols
-    (zero where masked) and the number of sent symbols per image ``n: [B]`` (float).
+    ``s: [B, K, h, w]`` complex, ``keep: [B, L, h, w]`` in {0, 1} over ``L`` levels of ``K/L`` maps
+    (:mod:`scenarios.sam.asc`; ``L = 1``: one flag per position). Returns the scaled symbols (zero where
+    masked) and the number of sent symbols per image ``n: [B]`` (float).
     """
+    keep = expand_levels(keep, s.shape[1])
     sent = s * keep
     energy = sent.abs().pow(2).flatten(1).sum(-1)
-    n = keep.flatten(1).sum(-1) * s.shape[1]
+    n = keep.flatten(1).sum(-1)
     scale = torch.sqrt(power / energy.clamp_min(1e-12))
     return sent * scale[:, None, None, None].to(s.real.dtype), n
 
@@ -48,7 +51,7 @@ def transmit(s: torch.Tensor, keep: torch.Tensor, snr_db: torch.Tensor, kind: st
              power: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Send power-normalised symbols; return the receiver's estimate (zero where masked) and ``n`` ``[B]``.
 
-    ``s: [B, K, h, w]`` complex; ``keep: [B, 1, h, w]``; ``snr_db: [B]`` (one per image).
+    ``s: [B, K, h, w]`` complex; ``keep: [B, L, h, w]``; ``snr_db: [B]`` (one per image).
     """
     if kind not in CHANNELS:
         raise ValueError(f"channel must be one of {CHANNELS}, got {kind!r}")
@@ -66,4 +69,4 @@ def transmit(s: torch.Tensor, keep: torch.Tensor, snr_db: torch.Tensor, kind: st
         received = add_noise(h[:, :, 0] * flat, var, generator)
         w = lmmse_receiver(h, var / (power / n.detach().clamp_min(1)).to(var.dtype))  # [B, 1, 1]
         y = w[:, :, 0] * received
-    return y.reshape(x.shape) * keep, n
+    return y.reshape(x.shape) * expand_levels(keep, s.shape[1]), n

@@ -33,9 +33,9 @@ def values_per_image(sent_symbols: np.ndarray | float) -> np.ndarray:
     return 2 * np.asarray(sent_symbols, dtype=np.float64)
 
 
-def bits_per_image(sent_symbols: np.ndarray | float, positions: int, asc: bool, quant_bits: int) -> np.ndarray:
-    """``2 · quant_bits · n_symbols`` (+ ``positions`` mask bits with ASC)."""
-    return values_per_image(sent_symbols) * quant_bits + (positions if asc else 0)
+def bits_per_image(sent_symbols: np.ndarray | float, side_bits: int, asc: bool, quant_bits: int) -> np.ndarray:
+    """``2 · quant_bits · n_symbols`` (+ ``side_bits`` mask bits with ASC)."""
+    return values_per_image(sent_symbols) * quant_bits + (side_bits if asc else 0)
 
 
 def raw_values(size: int) -> int:

@@ -27,24 +27,30 @@ class Forward:
     """What one pass produced (tensors on the model's device)."""
 
     recon: torch.Tensor        # [B, 3, H, W] in [0, 1]
-    keep: torch.Tensor         # [B, 1, h, w] ASC mask (1 = sent); ones without ASC
+    keep: torch.Tensor         # [B, L, h, w] ASC mask over L feature levels (1 = sent); ones without ASC
     sent: torch.Tensor         # [B] complex symbols sent
     weights: torch.Tensor | None     # [B, S] ASI segment importance (None without ASI)
     importance: torch.Tensor | None  # [B, 1, H, W] ASI importance map
 
 
 class LamSc(nn.Module):
-    """``forward(x [B,3,H,W], masks [B,S,H,W], valid [B,S], channel)`` → :class:`Forward`."""
+    """``forward(x [B,3,H,W], masks [B,S,H,W], valid [B,S], channel, keep=None)`` → :class:`Forward`.
 
-    def __init__(self, asi: str = "attention", asc: bool = True, latent_channels: int = 8) -> None:
+    ``mask_levels``/``mask_block``: the ASC mask's unit (:mod:`scenarios.sam.asc`); every variant's decoder
+    reads ``L`` mask maps (all ones without ASC), so all variants share one architecture. ``keep``
+    ``[B, L, h, w]`` overrides the mask (the mask-ratio curriculum of the base models)."""
+
+    def __init__(self, asi: str = "attention", asc: bool = True, latent_channels: int = 8, mask_levels: int = 1,
+                 mask_block: int = 1) -> None:
         super().__init__()
-        self.asi_mode, self.use_asc = asi, asc
+        self.asi_mode, self.use_asc, self.mask_levels = asi, asc, mask_levels
         self.asi = SemanticIntegration(asi) if asi != "none" else None
         self.encoder = SemanticEncoder(4 if self.asi is not None else 3, latent_channels)
-        self.asc = AdaptiveMask(latent_channels) if asc else None
-        self.decoder = SemanticDecoder(latent_channels)
+        self.asc = AdaptiveMask(latent_channels, levels=mask_levels, block=mask_block) if asc else None
+        self.decoder = SemanticDecoder(latent_channels, mask_channels=mask_levels)
 
-    def forward(self, x: torch.Tensor, masks: torch.Tensor, valid: torch.Tensor, channel: ChannelFn) -> Forward:
+    def forward(self, x: torch.Tensor, masks: torch.Tensor, valid: torch.Tensor, channel: ChannelFn,
+                keep: torch.Tensor | None = None) -> Forward:
         weights = importance = None
         if self.asi is not None:
             inp, weights, importance = self.asi(x, masks, valid)
@@ -53,6 +59,7 @@ class LamSc(nn.Module):
         z = self.encoder(inp)
         small = (torch.nn.functional.avg_pool2d(importance, x.shape[-1] // z.shape[-1]) if importance is not None
                  else torch.ones_like(z[:, :1]))
-        keep = self.asc(z, small)[0] if self.asc is not None else torch.ones_like(z[:, :1])
+        if keep is None:
+            keep = self.asc(z, small)[0] if self.asc is not None else torch.ones_like(z[:, :1]).expand(-1, self.mask_levels, -1, -1)
         y, sent = channel(to_symbols(z), keep)
         return Forward(self.decoder(from_symbols(y), keep), keep, sent, weights, importance)

@@ -97,7 +97,7 @@ def plot_grid(models: dict, test, cfg, path: Path, segmenter: str, n: int = 6) -
     idx = np.arange(min(n, len(test)))
     lam = reconstruct(models["lam-sc"], test, idx, "awgn", snr, cfg.seed, cfg.max_segments, cfg.power)
     conv = reconstruct(models["conventional"], test, idx, "awgn", snr, cfg.seed, cfg.max_segments, cfg.power)
-    cols = ["image", "SKB segments", "ASI importance", "ASC mask (white = sent)", f"LAM-SC @ {snr:g} dB", f"conventional @ {snr:g} dB"]
+    cols = ["image", "SKB segments", "ASI importance", "ASC kept fraction (white = all levels)", f"LAM-SC @ {snr:g} dB", f"conventional @ {snr:g} dB"]
     fig, axes = plt.subplots(len(idx), len(cols), figsize=(2.1 * len(cols), 2.1 * len(idx)), squeeze=False)
     for i in idx:
         img = test.images[i]

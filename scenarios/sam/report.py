@@ -23,9 +23,10 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
         f"- data: {cfg['data']} ({cfg['train_images']} train / {cfg['test_images']} test images, "
         f"{cfg['image_size']}×{cfg['image_size']} RGB), seed {cfg['seed']}",
         f"- training: {cfg['seeds']} training seed(s); {cfg['steps']} base + {cfg['finetune_steps']} fine-tune steps per variant, batch {cfg['batch_size']}, "
-        f"AWGN at SNR ~ U{tuple(cfg['train_snr_db'])} dB; evaluation on {', '.join(cfg['channels'])} at {list(cfg['snrs_db'])} dB",
+        f"AWGN at SNR ~ U{tuple(cfg['train_snr_db'])} dB; base models with the mask-ratio curriculum {cfg.get('curriculum', 0.0):g}; evaluation on {', '.join(cfg['channels'])} at {list(cfg['snrs_db'])} dB",
         f"- bit accounting: 2 real values per complex channel symbol × {cfg['quant_bits']} bits (counted, not simulated) "
-        f"+ {result['positions']} mask bits per image with ASC; raw image = {result['raw_bits']:,} bits ({result['raw_values']:,} values)",
+        f"+ {result['mask_side_bits']} mask bits per image with ASC (depth of each of the {(cfg['image_size'] // 4 // cfg['mask_block']) ** 2} "
+        f"mask blocks, {cfg['mask_levels']} feature levels; counted in every ASC bit figure); raw image = {result['raw_bits']:,} bits ({result['raw_values']:,} values)",
         "",
         "## Bits per image: ours next to the paper's",
         "",

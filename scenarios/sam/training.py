@@ -1,5 +1,9 @@
 """Training of one variant: Adam on image MSE (+ the ASC ratio term), AWGN at random SNRs, checkpointed atomically.
 
+Base models (no ``init_from``) train with the mask-ratio curriculum (``cfg.curriculum``): a random share of
+the images is sent with a random prefix of the feature levels (:func:`scenarios.sam.asc.random_depth_mask`),
+so every codec — conventional, no-ASC and ASC alike start from such a base — decodes any prefix.
+
 A job resumes from ``<name>.pt`` if present (model, optimiser, step, loss log); each step's batch,
 SNRs and noise come from the generator of stream ``train-<name>-<step>``, so a resumed run sees
 the same data as an uninterrupted one. Training seed ``k > 0`` uses streams ``train-s<k>-<name>-<step>``,
@@ -16,7 +20,7 @@ import torch
 
 from channel.rng import make_generator, stream_seed
 from protocol.atomic import write_bytes_atomic
-from scenarios.sam.asc import mask_ratio_loss
+from scenarios.sam.asc import mask_ratio_loss, random_depth_mask
 from scenarios.sam.asi import segments_onehot
 from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import SegmentedImages
@@ -67,7 +71,7 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
     from tqdm import tqdm
 
     torch.manual_seed(stream_seed(cfg.seed, f"init-{job.stream}"))  # initialisation independent of job order
-    model = LamSc(job.asi, job.asc, cfg.latent_channels)
+    model = LamSc(job.asi, job.asc, cfg.latent_channels, cfg.mask_levels, cfg.mask_block)
     path = job.checkpoint(ckpt_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -89,7 +93,11 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
         idx = torch.randint(len(data), (cfg.batch_size,), generator=g).numpy()
         x, masks, valid = batch(data, idx, cfg.max_segments)
         snr = lo + (hi - lo) * torch.rand(cfg.batch_size, generator=g, dtype=torch.float64)
-        fwd = model(x, masks, valid, lambda s, k: transmit(s, k, snr, "awgn", g, cfg.power))
+        keep = None
+        if job.init_from is None and cfg.curriculum > 0:  # base model: mask-ratio curriculum
+            grid = x.shape[-1] // 4
+            keep = random_depth_mask(cfg.batch_size, cfg.mask_levels, grid, grid, cfg.curriculum, g)
+        fwd = model(x, masks, valid, lambda s, k: transmit(s, k, snr, "awgn", g, cfg.power), keep=keep)
         mse = torch.nn.functional.mse_loss(fwd.recon, x)
         loss = mse + (cfg.ratio_weight * mask_ratio_loss(fwd.keep, job.target_ratio) if job.asc else 0.0)
         opt.zero_grad(set_to_none=True)
