@@ -29,6 +29,8 @@ Modes (``--modes``, comma-separated):
 * ``inproc`` — as ``runner-patched``, but the runner is a thread of the SuperNode process
   (``appio_runner supernode --runner``), woken when the SuperNode pulls a message instead of
   polling its Runtime API: the launcher's default.
+* ``inproc-nice`` — as ``inproc`` with the SuperNodes at ``nice 5``: on one machine the
+  SuperLink, which every user's requests go through, gets the cores first.
 * ``runner-patched-unpaced`` — as ``runner-patched`` without the pacing (``SEMALIGN_POLL_LEAD=0``:
   fast polls right after each message, slowing down geometrically) — the "before" of the pacing.
 
@@ -73,7 +75,7 @@ from benchmarks.superlink_counter import per_user_round
 __all__ = ["main", "MODES"]
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("subprocess", "subprocess-fastpoll", "runner", "runner-patched", "runner-patched-unpaced", "inproc")
+MODES = ("subprocess", "subprocess-fastpoll", "runner", "runner-patched", "runner-patched-unpaced", "inproc", "inproc-nice")
 CONNECTION = "bench"
 
 
@@ -325,16 +327,18 @@ def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: 
         procs.start("superlink", [*head, "--insecure", "--host", "127.0.0.1", "--port", str(link_port),
                                   "--disable-runtime-dependency-installation"], env)
         wait_port(link_port, deadline)
-        isolation = "process" if base.startswith("runner") or base == "inproc" else "subprocess"
-        separate = isolation == "process" and base != "inproc"  # a runner process next to each SuperNode
+        isolation = "process" if base.startswith(("runner", "inproc")) else "subprocess"
+        inproc = base.startswith("inproc")
+        separate = isolation == "process" and not inproc  # a runner process next to each SuperNode
         for k in range(users):
             port = free_port()
             sn_args = ["--insecure", "--superlink", f"127.0.0.1:{link_port}", "--isolation", isolation,
                        "--host", "127.0.0.1", "--port", str(port), "--node-config", f"user-id={k}"]
-            if base.startswith("runner-patched") or base == "inproc":
+            if base.startswith("runner-patched") or inproc:
                 trace = ["--trace"] if verbose else []
-                inproc = ["--runner"] if base == "inproc" else []
-                cmd = [sys.executable, "-m", "user_client.appio_runner", "supernode", *trace, *inproc, "--", *sn_args]
+                nice = ["nice", "-n", "5"] if base == "inproc-nice" else []
+                cmd = [*nice, sys.executable, "-m", "user_client.appio_runner", "supernode", *trace,
+                       *(["--runner"] if inproc else []), "--", *sn_args]
             else:
                 cmd = ["flower-supernode", *sn_args]
             sn = procs.start(f"supernode{k}", cmd, env)
@@ -349,7 +353,7 @@ def run_deployment(mode: str, users: int, iterations: int, latents: Path, work: 
             ready = all("SuperNode ID" in procs.log(f"supernode{k}") for k in range(users))
             if separate:
                 ready = ready and all("connected to the SuperNode" in procs.log(f"runner{k}") for k in range(users))
-            elif base == "inproc":
+            elif inproc:
                 ready = ready and all("connected to the SuperNode" in procs.log(f"supernode{k}") for k in range(users))
             if ready:
                 break
