@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_user.add_argument("--root-certificates", dest="root_certificates", type=Path, help="CA file: connect with TLS")
     p_user.add_argument("--auth-key", dest="auth_key", type=Path, help="private key for node authentication")
     p_user.add_argument("--clientapp", choices=("runner", "subprocess"), default="runner",
-                        help="long-lived ClientApp runner (default, fast) or Flower's process per message")
+                        help="long-lived ClientApp runner inside the SuperNode (default, fast) or Flower's process per message")
     p_user.add_argument("--max-wait-time", dest="max_wait_time", type=float,
                         help="give up after this many seconds without the AP (default: retry for ever)")
     p_user.add_argument("--user-metric", dest="user_metric", choices=("mse", "task"),
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_user.add_argument("--metric-eps", dest="metric_eps", type=float, help="this user's task metric ε")
     p_user.add_argument("--fault", help="fault drill, e.g. 'nan@3,crash@5' (see user_client/faults.py)")
     p_user.add_argument("--log-dir", dest="log_dir", type=Path, default=None,
-                        help="write the SuperNode/runner logs here instead of the terminal")
+                        help="write the SuperNode logs here instead of the terminal")
 
     p_certs = sub.add_parser("certs", help="make a CA, an AP certificate and user key pairs for TLS/auth")
     p_certs.add_argument("--out", type=Path, required=True, help="folder for the files")
