@@ -5,10 +5,12 @@ Engines: ``deployment`` starts one SuperNode per user; ``simulation`` starts the
 simulation mode and lets Flower's simulation engine run the users.
 
 ClientApps in deployment (``LaunchOptions.clientapp``): ``runner`` (default) starts each
-SuperNode with ``--isolation process`` plus one long-lived ClientApp runner
-(``user_client/appio_runner.py``) that imports the app once and serves task after task, with
-the SuperNode's hard-coded waits shortened (``patch_waits``); ``subprocess`` is Flower's
-default (a fresh ``flwr-clientapp`` process per message: seconds per round).
+SuperNode with ``--isolation process`` and a long-lived ClientApp runner
+(``user_client/appio_runner.py``) that imports the app once and serves task after task — a
+thread of the SuperNode's process, woken by each pulled message, when the SuperNode's
+hard-coded waits are shortened (``patch_waits``, default), else a second process;
+``subprocess`` is Flower's default (a fresh ``flwr-clientapp`` process per message: seconds
+per round).
 The run itself is submitted with Flower's own CLI (``flwr run``), as a user would.
 """
 from __future__ import annotations

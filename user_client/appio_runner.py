@@ -519,8 +519,13 @@ def _start_runner_thread(app_ref: str, address: str) -> WakePoll:
             log.error("in-process ClientApp runner stopped; stopping this SuperNode")
             os.kill(os.getpid(), signal.SIGTERM)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s appio_runner %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # our own handler, not the root logger's: Flower's loggers propagate to the root, and a root
+    # handler would repeat every Flower line and print its per-request DEBUG lines
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s appio_runner %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
     threading.Thread(target=serve_in_thread, name="clientapp-runner", daemon=True).start()
     return poll
 
