@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from ap_server import APState, ap_update, initial_f, start_state
+from benchmarks.admm_iteration import Shape as IterationShape
 from benchmarks.straightforward import DirectState, DirectUser
 from channel import expand_uses, make_generator, noise_variance
 from protocol.packing import complex_dim
@@ -24,41 +25,16 @@ __all__ = ["Shape", "Users", "Stats", "draw_users", "whitened_pilots", "pilot_pr
 
 
 @dataclass(frozen=True)
-class Shape:
-    """Problem dimensions in real latent dims (the issue's: d_T = 192, d_k ∈ {192, 384, 768})."""
+class Shape(IterationShape):
+    """Problem dimensions in real latent dims (the issue's: d_T = 192, d_k ∈ {192, 384, 768});
+    ``symbols`` is M = N_T c, ``rx_symbols`` R = N_R c."""
 
     ap_dim: int = 192
-    user_dims: tuple[int, ...] = (192, 384, 768)
-    tx: int = 4
-    rx: int = 4
-    uses: int = 4
-    snr_db: float = 20.0
-    rho: float = 1.0
-    power: float = 1.0
-
-    @property
-    def m(self) -> int:
-        return complex_dim(self.ap_dim)
-
-    @property
-    def p(self) -> int:
-        return max(complex_dim(d) for d in self.user_dims)
-
-    def user_p(self, k: int) -> int:
-        return complex_dim(self.user_dims[k % len(self.user_dims)])
-
-    @property
-    def big_m(self) -> int:  # M = N_T c
-        return self.tx * self.uses
-
-    @property
-    def big_r(self) -> int:  # R = N_R c
-        return self.rx * self.uses
 
     def describe(self) -> str:
         ps = ",".join(str(complex_dim(d)) for d in self.user_dims)
         return (f"d_T={self.ap_dim} (m={self.m}), d_k cycled over ({','.join(map(str, self.user_dims))}) -> "
-                f"p_k=({ps}), N_T={self.tx}, N_R={self.rx}, c={self.uses} (M=R={self.big_m}), "
+                f"p_k=({ps}), N_T={self.tx}, N_R={self.rx}, c={self.uses} (M=R={self.symbols}), "
                 f"SNR {self.snr_db:g} dB, rho={self.rho:g}, P_T={self.power:g}")
 
 
@@ -101,7 +77,7 @@ def whitened_pilots(m: int, n: int, gen: torch.Generator, dtype=torch.complex64,
 
 def initial_state(shape: Shape, users: int, gen: torch.Generator, dtype=torch.complex64, device=torch.device("cpu")) -> APState:
     eye = torch.eye(shape.m, dtype=dtype)
-    f0 = initial_f("random", shape.big_m, eye, shape.power, gen).to(device)
+    f0 = initial_f("random", shape.symbols, eye, shape.power, gen).to(device)
     return start_state(f0, shape.power, users, shared=True)
 
 
@@ -161,7 +137,7 @@ def to_direct(state: APState, users: Users, ys: list[torch.Tensor]) -> tuple[Dir
 def matmul_shapes(k: int, shape: Shape) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """The matrix products of one engine iteration (shared F), as (left, right) shapes: the
     roofline set (:func:`user_client.gstep.uplink_stats_fused` + the closed-form F-step)."""
-    r, mm, m = shape.big_r, shape.big_m, shape.m
+    r, mm, m = shape.rx_symbols, shape.symbols, shape.m
     return [
         ((1, mm, m), (m, m)),  # F R_xx             (once: F is shared)
         ((1, mm, m), (1, m, mm)),  # (.) F^H
@@ -185,12 +161,12 @@ def iteration_macs(k: int, shape: Shape) -> int:
     for a, b in matmul_shapes(k, shape):
         batch = max(math.prod(a[:-2]), math.prod(b[:-2]))
         total += batch * a[-2] * a[-1] * b[-1]
-    return total + k * (shape.big_r ** 3 + shape.big_m ** 3)
+    return total + k * (shape.rx_symbols ** 3 + shape.symbols ** 3)
 
 
 def direct_macs(dims: list[int], n: int, shape: Shape) -> int:
     """Complex multiply-adds of one straightforward iteration (n-column messages, per user)."""
-    r, mm, m = shape.big_r, shape.big_m, shape.m
+    r, mm, m = shape.rx_symbols, shape.symbols, shape.m
     per = 0
     for p in dims:
         per += mm * m * n + r * mm * n  # F X, H (F X)

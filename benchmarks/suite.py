@@ -549,6 +549,16 @@ def print_summary(res: dict) -> None:
     ]))
 
 
+def _finish(fig, ax, path: Path) -> Path:
+    """Log-log grid, legend, layout; saved atomically at 120 dpi and closed."""
+    from scenarios.figures import save_figure
+
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=120)
+
+
 def figures(res: dict, out: Path) -> list[Path]:
     """time vs users, time vs n (and CPU vs GPU when measured) as PNG."""
     import matplotlib
@@ -574,12 +584,7 @@ def figures(res: dict, out: Path) -> list[Path]:
     ax.set_xlabel("users K")
     ax.set_ylabel("one ADMM iteration [ms] (wall, min of repeats)")
     ax.set_title("Iteration time vs users (1 thread, complex64)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out / "time_vs_users.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_finish(fig, ax, out / "time_vs_users.png"))
 
     pi = res["pilots"]["rows"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -591,12 +596,7 @@ def figures(res: dict, out: Path) -> list[Path]:
     ax.set_xlabel("pilots n")
     ax.set_ylabel("time [ms]")
     ax.set_title(f"Round time vs pilots, K = {res['pilots']['users']}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out / "time_vs_pilots.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_finish(fig, ax, out / "time_vs_pilots.png"))
 
     g = res["gpu"]
     if g["available"]:
@@ -607,12 +607,7 @@ def figures(res: dict, out: Path) -> list[Path]:
         ax.set_xlabel("users K")
         ax.set_ylabel("one ADMM iteration [ms]")
         ax.set_title("CPU vs GPU")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        paths.append(out / "cpu_vs_gpu.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(_finish(fig, ax, out / "cpu_vs_gpu.png"))
     return paths
 
 

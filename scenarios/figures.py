@@ -7,13 +7,13 @@ from pathlib import Path
 __all__ = ["save_figure"]
 
 
-def save_figure(fig, path: Path) -> Path:
-    """``fig`` to ``path`` atomically (parent folders made), then closed."""
+def save_figure(fig, path: Path, dpi: float | None = None) -> Path:
+    """``fig`` to ``path`` atomically (parent folders made), then closed; ``dpi`` default: the figure's."""
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
+    fig.savefig(tmp, dpi=dpi if dpi is not None else "figure")
     plt.close(fig)
     tmp.replace(path)
     return path
