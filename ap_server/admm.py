@@ -10,18 +10,21 @@ import torch
 
 from ap_server.consensus import dual_update, global_f, project_power
 from ap_server.fstep import local_f_step_closed, local_f_step_sylvester
+from ap_server.penalty import PenaltyRule, balance_penalty, consensus_residuals, scaled_penalty
 
-__all__ = ["APState", "Residuals", "ap_update", "start_state"]
+__all__ = ["APState", "Residuals", "ap_update", "start_state", "PenaltyRule"]
 
 
 @dataclass(frozen=True)
 class APState:
-    """ADMM iterates at the AP. Shared mode: ``[1, M, m]``; multi-link: ``[K, M, m]``."""
+    """ADMM iterates at the AP. Shared mode: ``[1, M, m]``; multi-link: ``[K, M, m]``.
+    ``rho`` ``[1 or K]`` float64: the penalty for the next round (``None`` before the first)."""
 
     f: torch.Tensor
     z: torch.Tensor
     u: torch.Tensor
     round: int = 0
+    rho: torch.Tensor | None = None
 
     def transmit(self, which: str) -> torch.Tensor:
         """The pre-equalizer used for transmission: ``Z`` (feasible) or ``F``."""
@@ -34,6 +37,7 @@ class Residuals:
 
     primal: float
     dual: float
+    rho: float = 1.0  # the penalty this iteration used (largest over the batch)
 
 
 def _norms(*ts: torch.Tensor) -> list[float]:
@@ -55,7 +59,7 @@ def ap_update(
     state: APState,
     gram: torch.Tensor,
     cross: torch.Tensor,
-    rho: float,
+    rho: float | PenaltyRule,
     budget: float,
     shared: bool = True,
     rxx: torch.Tensor | None = None,
@@ -70,11 +74,22 @@ def ap_update(
     ``weights`` ``[K]`` marks users that answered (shared mode; 0 = left out this round).
     In multi-link mode a user that did not answer keeps its previous ``F_k``.
     ``aggregation``/``trim``: the global F-step (mean, trimmed mean or geometric median).
+    ``rho``: a fixed penalty, or a :class:`PenaltyRule` (step 6: scaled start and/or residual
+    balancing; the current ρ is carried in ``state.rho``, the scaled dual rescaled with it).
     """
-    if rxx is None:
-        f_local = local_f_step_closed(gram, cross, state.z, state.u, rho)
+    rule = rho if isinstance(rho, PenaltyRule) else PenaltyRule(rho=float(rho))
+    batch = state.f.shape[0]
+    if state.rho is not None and rule.mode != "fixed":
+        pen = state.rho
+    elif rule.scaled:
+        pen = scaled_penalty(gram, rule.rho, shared, weights)
     else:
-        f_local = local_f_step_sylvester(gram, cross, rxx, state.z, state.u, rho)
+        pen = torch.full((batch,), rule.rho, dtype=torch.float64, device=state.f.device)
+    rho_arg = rule.rho if rule.mode == "fixed" else pen  # fixed: the exact float arithmetic of before
+    if rxx is None:
+        f_local = local_f_step_closed(gram, cross, state.z, state.u, rho_arg)
+    else:
+        f_local = local_f_step_sylvester(gram, cross, rxx, state.z, state.u, rho_arg)
     if not shared and weights is not None:
         keep = (weights > 0).reshape(-1, 1, 1)
         f_local = torch.where(keep, f_local, state.f)
@@ -83,5 +98,10 @@ def ap_update(
     u = dual_update(state.u, f, z)
     nz, primal, dual = _norms(z, f - z, z - state.z)
     scale = max(nz, 1e-30)
-    res = Residuals(primal=primal / scale, dual=dual / scale)
-    return replace(state, f=f, z=z, u=u, round=state.round + 1), res
+    res = Residuals(primal=primal / scale, dual=dual / scale, rho=rule.rho if rule.mode == "fixed" else float(pen.max()))
+    new_pen = pen
+    if rule.adaptive:
+        r, s = consensus_residuals(f_local, z, state.z, pen, shared, weights)
+        new_pen, u_scale = balance_penalty(pen, r, s, rule.mu, rule.tau)
+        u = u * u_scale.to(device=u.device, dtype=u.real.dtype).reshape(-1, 1, 1)
+    return replace(state, f=f, z=z, u=u, round=state.round + 1, rho=new_pen), res

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
-from ap_server.admm import APState, ap_update, start_state
+from ap_server.admm import APState, PenaltyRule, ap_update, start_state
 from ap_server.consensus import power
 from ap_server.init import initial_f
 from channel import expand_uses, make_generator, user_link
@@ -179,9 +179,9 @@ class Coordinator:
         if not replies:
             raise RuntimeError(f"round {self.round}: no user answered")
         rxx = None if self.cfg.whiten else self.rxx
-        self.state, res = ap_update(self.state, gram, cross, self.cfg.rho, self.cfg.power, True, rxx, weights,
-                                    self.cfg.aggregation, self.cfg.trim)
-        rec = {"iteration": self.round, "primal_residual": res.primal, "dual_residual": res.dual,
+        self.state, res = ap_update(self.state, gram, cross, PenaltyRule.from_config(self.cfg), self.cfg.power, True,
+                                    rxx, weights, self.cfg.aggregation, self.cfg.trim)
+        rec = {"iteration": self.round, "primal_residual": res.primal, "dual_residual": res.dual, "rho": res.rho,
                "tr_FFH": float(power(self.state.f).max()), "answered": sorted(replies)}
         if wall_time is not None:
             rec["wall_time_s"] = wall_time
@@ -260,8 +260,9 @@ class Coordinator:
         """Atomically write F, Z, U, round, config, history and per-user status."""
         meta = {"config": self.cfg.model_dump(mode="json"), "round": self.round, "history": self.history,
                 "users": {str(k): v.__dict__ for k, v in self.users.items()}, "saved_at": time.time()}
+        rho = {} if self.state.rho is None else {"RHO": self.state.rho.numpy()}
         write_npz_atomic(Path(folder) / STATE_FILE, F=self.state.f.numpy(), Z=self.state.z.numpy(),
-                         U=self.state.u.numpy(), meta=np.array(json.dumps(meta)))
+                         U=self.state.u.numpy(), meta=np.array(json.dumps(meta)), **rho)
 
     def restore(self, folder: Path) -> bool:
         """Resume from a checkpoint of the same config; returns whether one was loaded."""
@@ -271,13 +272,14 @@ class Coordinator:
         try:
             with np.load(path) as f:
                 meta = json.loads(str(f["meta"]))
-                arrays = {k: torch.from_numpy(f[k]) for k in ("F", "Z", "U")}
+                arrays = {k: torch.from_numpy(f[k]) for k in ("F", "Z", "U", "RHO") if k in f.files or k != "RHO"}
         except Exception as e:  # noqa: BLE001 — any damage: one clear error, nothing half-restored
             raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
                              "move it away to start afresh") from None
         if meta["config"] != self.cfg.model_dump(mode="json"):
             raise ValueError(f"checkpoint {path} belongs to a different run configuration")
-        self.state = APState(f=arrays["F"], z=arrays["Z"], u=arrays["U"], round=int(meta["round"]))
+        self.state = APState(f=arrays["F"], z=arrays["Z"], u=arrays["U"], round=int(meta["round"]),
+                             rho=arrays.get("RHO"))
         self.history = meta["history"]
         for k, v in meta["users"].items():
             self.users.setdefault(int(k), UserStatus(**v))

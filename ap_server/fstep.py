@@ -15,16 +15,30 @@ import torch
 __all__ = ["local_f_step_closed", "local_f_step_sylvester", "solve_hermitian_sylvester"]
 
 
+def _per_batch(rho: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+    """A python ``ρ`` as is; a tensor ``ρ`` ``[B]`` as ``[B, 1, 1]`` in ``like``'s real dtype."""
+    if isinstance(rho, torch.Tensor):
+        return rho.to(device=like.device, dtype=like.real.dtype).reshape(-1, 1, 1)
+    return rho
+
+
 def local_f_step_closed(
-    gram: torch.Tensor, cross: torch.Tensor, z: torch.Tensor, u: torch.Tensor, rho: float
+    gram: torch.Tensor, cross: torch.Tensor, z: torch.Tensor, u: torch.Tensor, rho: float | torch.Tensor
 ) -> torch.Tensor:
     r"""Closed form for whitened pilots (``R_xx = I``), DESIGN.md §3 step 2.
 
     .. math:: F_k = (A_k^H A_k + ρ I)^{-1} (A_k^H R_{yx,k} + ρ (Z - U))
+
+    ``ρ``: a number, or ``[1 or K]`` (one per batch element of ``Z``, step 6).
     """
-    rhs = torch.add(cross, z - u, alpha=rho)
-    lhs = gram.clone()
-    lhs.diagonal(dim1=-2, dim2=-1).add_(rho)
+    r = _per_batch(rho, gram)
+    if isinstance(r, torch.Tensor):
+        rhs = cross + r * (z - u)
+        lhs = gram + r * torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+    else:
+        rhs = torch.add(cross, z - u, alpha=r)
+        lhs = gram.clone()
+        lhs.diagonal(dim1=-2, dim2=-1).add_(r)
     # M x M and regularised by rho I: inverse-then-multiply is several times faster on CPU
     # than cholesky_solve with the wide [M, m] right-hand side (python -m benchmarks)
     return torch.cholesky_inverse(torch.linalg.cholesky(lhs)) @ rhs
@@ -49,8 +63,13 @@ def solve_hermitian_sylvester(
 
 
 def local_f_step_sylvester(
-    gram: torch.Tensor, cross: torch.Tensor, rxx: torch.Tensor, z: torch.Tensor, u: torch.Tensor, rho: float
+    gram: torch.Tensor, cross: torch.Tensor, rxx: torch.Tensor, z: torch.Tensor, u: torch.Tensor,
+    rho: float | torch.Tensor,
 ) -> torch.Tensor:
     r"""General F-step (any ``R_xx``): the Sylvester equation of DESIGN.md §3 step 2,
-    solved by eigendecompositions of the two Hermitian matrices (batched)."""
-    return solve_hermitian_sylvester(gram, rxx, cross + rho * (z - u), rho)
+    solved by eigendecompositions of the two Hermitian matrices (batched); ``ρ`` as in
+    :func:`local_f_step_closed`."""
+    r = _per_batch(rho, gram)
+    if isinstance(r, torch.Tensor):
+        return solve_hermitian_sylvester(gram, rxx, cross + r * (z - u), r.expand(gram.shape[0], 1, 1)[:, 0, 0])
+    return solve_hermitian_sylvester(gram, rxx, cross + r * (z - u), r)

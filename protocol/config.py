@@ -31,7 +31,15 @@ class RunConfig(BaseModel):
     user_snr_db: tuple[float, ...] | None = Field(None, description="per-user SNR overrides [dB]")
     power: float = Field(1.0, gt=0, description="power budget P_T = max tr(F F^H)")
     iterations: int = Field(50, ge=1, le=100_000, description="ADMM iteration budget")
-    rho: float = Field(1.0, gt=0, description="ADMM penalty (per pilot, DESIGN.md §3)")
+    rho: float = Field(1.0, gt=0, allow_inf_nan=False,
+                       description="ADMM penalty (per pilot, DESIGN.md §3); scaled modes: multiplier of the mean gram eigenvalue")
+    rho_mode: Literal["fixed", "scaled", "adaptive", "scaled-adaptive"] = Field(
+        "fixed", description="ADMM penalty rule (DESIGN.md §3 step 6): fixed ρ (paper), scaled to the users' "
+                             "grams, residual balancing, or both")
+    rho_mu: float = Field(10.0, gt=1, le=1e6, allow_inf_nan=False,
+                          description="residual balancing: adapt ρ when one residual exceeds μ times the other")
+    rho_tau: float = Field(2.0, gt=1, le=1e3, allow_inf_nan=False,
+                           description="residual balancing: factor ρ is multiplied or divided by")
     tol: float = Field(1e-5, ge=0, description="relative primal/dual residual tolerance (0 = run all)")
     seed: int = Field(42, ge=0, description="seed of pilots, channels, noise and init")
     pilots: int = Field(2000, ge=1, description="number of semantic pilots n")

@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from ap_server import APState, ap_update, constrained_f_step, initial_f, start_state
+from ap_server import APState, PenaltyRule, ap_update, constrained_f_step, initial_f, start_state
 from ap_server.consensus import power
 from channel import make_generator
 from protocol.config import RunConfig
@@ -60,13 +60,14 @@ def admm_solve(
     relative primal and dual residuals fall below ``cfg.tol``."""
     state = start_state(initial_state_f(prob, cfg), cfg.power, prob.users, shared)
     rxx = None if cfg.whiten else prob.rxx
+    rule = PenaltyRule.from_config(cfg)
     history: list[dict] = []
     it = 0
     for it in range(1, cfg.iterations + 1):
         gram, cross = round_stats(prob, state.f)
-        state, res = ap_update(state, gram, cross, cfg.rho, cfg.power, shared=shared, rxx=rxx,
+        state, res = ap_update(state, gram, cross, rule, cfg.power, shared=shared, rxx=rxx,
                                aggregation=cfg.aggregation, trim=cfg.trim)
-        rec = {"iteration": it, "primal_residual": res.primal, "dual_residual": res.dual,
+        rec = {"iteration": it, "primal_residual": res.primal, "dual_residual": res.dual, "rho": res.rho,
                "tr_FFH": float(power(state.f).max())}
         if track:
             rec["objective"] = float(profile_objective(prob, state.transmit(cfg.transmit)).sum())
