@@ -48,11 +48,13 @@ def _norms(*ts: torch.Tensor) -> list[float]:
     return torch.linalg.vector_norm(x.reshape(len(ts), -1), dim=1).tolist()
 
 
-def start_state(f0: torch.Tensor, budget: float, users: int, shared: bool) -> APState:
-    """``F = F₀``, ``Z = Π(F₀)``, ``U = 0``; multi-link copies ``F₀`` per user."""
+def start_state(f0: torch.Tensor, budget: float, users: int, shared: bool, dual: str = "shared") -> APState:
+    """``F = F₀``, ``Z = Π(F₀)``, ``U = 0``; multi-link copies ``F₀`` per user. ``dual``
+    ``per-user`` (shared mode): one scaled dual ``U_k`` per user, ``[K, M, m]`` (DESIGN.md §3 step 5)."""
     f = f0 if shared else f0.expand(users, *f0.shape[-2:]).clone()
     z = project_power(f, budget)
-    return APState(f=f, z=z, u=torch.zeros_like(f), round=0)
+    u = torch.zeros_like(f) if not (shared and dual == "per-user") else f.new_zeros(users, *f.shape[-2:])
+    return APState(f=f, z=z, u=u, round=0)
 
 
 def ap_update(
@@ -76,13 +78,16 @@ def ap_update(
     ``aggregation``/``trim``: the global F-step (mean, trimmed mean or geometric median).
     ``rho``: a fixed penalty, or a :class:`PenaltyRule` (step 6: scaled start and/or residual
     balancing; the current ρ is carried in ``state.rho``, the scaled dual rescaled with it).
+    Shared mode with ``state.u`` ``[K, M, m]`` (see :func:`start_state`) runs the per-user-dual
+    (consensus) steps 4–5: ``Z = Π(agg_k(F_k + U_k))``, ``U_k ← U_k + F_k − Z``; a user that did
+    not answer keeps its ``U_k``.
     """
     rule = rho if isinstance(rho, PenaltyRule) else PenaltyRule(rho=float(rho))
     batch = state.f.shape[0]
     if state.rho is not None and rule.mode != "fixed":
         pen = state.rho
     elif rule.scaled:
-        pen = scaled_penalty(gram, rule.rho, shared, weights)
+        pen = scaled_penalty(gram, rule.scale, shared, weights, fallback=rule.rho)
     else:
         pen = torch.full((batch,), rule.rho, dtype=torch.float64, device=state.f.device)
     rho_arg = rule.rho if rule.mode == "fixed" else pen  # fixed: the exact float arithmetic of before
@@ -94,9 +99,19 @@ def ap_update(
         keep = (weights > 0).reshape(-1, 1, 1)
         f_local = torch.where(keep, f_local, state.f)
     f = global_f(f_local, shared, weights if shared else None, aggregation, trim)
-    z = project_power(f + state.u, budget)
-    u = dual_update(state.u, f, z)
-    nz, primal, dual = _norms(z, f - z, z - state.z)
+    if shared and state.u.shape[0] > 1:  # per-user duals (consensus ADMM)
+        z = project_power(global_f(f_local + state.u, True, weights, aggregation, trim), budget)
+        u = dual_update(state.u, f_local, z)
+        if weights is not None:
+            u = torch.where((weights > 0).reshape(-1, 1, 1), u, state.u)
+        answered = f_local.shape[0] if weights is None else max(int((weights > 0).sum()), 1)
+        nz, primal, dual = _norms(z, f - z, z - state.z)
+        primal = float(consensus_residuals(f_local, z, state.z, torch.ones(1, dtype=torch.float64), True,
+                                           weights)[0]) / answered ** 0.5  # RMS of ‖F_k − Z‖
+    else:
+        z = project_power(f + state.u, budget)
+        u = dual_update(state.u, f, z)
+        nz, primal, dual = _norms(z, f - z, z - state.z)
     scale = max(nz, 1e-30)
     res = Residuals(primal=primal / scale, dual=dual / scale, rho=rule.rho if rule.mode == "fixed" else float(pen.max()))
     new_pen = pen

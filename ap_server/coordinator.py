@@ -63,7 +63,8 @@ class Coordinator:
         self.rxx = self.x @ self.x.mH / self.n
         gen = make_generator(cfg.seed, "init")
         self.state: APState = start_state(
-            initial_f(cfg.init, cfg.symbols, self.whitener.chol, cfg.power, gen), cfg.power, cfg.users, True)
+            initial_f(cfg.init, cfg.symbols, self.whitener.chol, cfg.power, gen), cfg.power, cfg.users, True,
+            cfg.dual)
         self.users: dict[int, UserStatus] = {}
         self._h_est: dict[int, torch.Tensor] = {}
         self.ledger = ByteLedger()

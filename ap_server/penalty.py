@@ -19,18 +19,20 @@ RHO_MODES: tuple[str, ...] = ("fixed", "scaled", "adaptive", "scaled-adaptive")
 
 @dataclass(frozen=True)
 class PenaltyRule:
-    """How ρ is set (DESIGN.md §3 step 6). ``rho``: the fixed ρ, or the multiplier of the mean
-    gram eigenvalue in the scaled modes; ``mu``/``tau``: residual-balancing threshold and factor."""
+    """How ρ is set (DESIGN.md §3 step 6). ``rho``: the fixed ρ (also the start of residual
+    balancing); ``scale``: the multiplier of the mean gram eigenvalue in the scaled modes;
+    ``mu``/``tau``: residual-balancing threshold and factor."""
 
     mode: RhoMode = "fixed"
     rho: float = 1.0
+    scale: float = 0.3
     mu: float = 10.0
     tau: float = 2.0
 
     @classmethod
     def from_config(cls, cfg) -> "PenaltyRule":
-        """From a :class:`protocol.config.RunConfig` (``rho``, ``rho_mode``, ``rho_mu``, ``rho_tau``)."""
-        return cls(mode=cfg.rho_mode, rho=cfg.rho, mu=cfg.rho_mu, tau=cfg.rho_tau)
+        """From a :class:`protocol.config.RunConfig` (``rho``, ``rho_mode``, ``rho_scale``, ``rho_mu``, ``rho_tau``)."""
+        return cls(mode=cfg.rho_mode, rho=cfg.rho, scale=cfg.rho_scale, mu=cfg.rho_mu, tau=cfg.rho_tau)
 
     @property
     def scaled(self) -> bool:
@@ -49,19 +51,20 @@ def _batch_weights(gram: torch.Tensor, weights: torch.Tensor | None, shared: boo
     return w.unsqueeze(0) if shared else torch.diag(w)
 
 
-def scaled_penalty(gram: torch.Tensor, rho: float, shared: bool, weights: torch.Tensor | None = None) -> torch.Tensor:
-    r"""Scale-aware ρ (DESIGN.md §3 step 6): ``ρ_b = ρ · tr(Σ_{k∈b} A_kᴴA_k) / (K_b M)``, the mean
-    eigenvalue of the answering users' gram terms (``gram`` ``[K, M, M]``) times ``rho``.
+def scaled_penalty(gram: torch.Tensor, scale: float, shared: bool, weights: torch.Tensor | None = None,
+                   fallback: float = 1.0) -> torch.Tensor:
+    r"""Scale-aware ρ (DESIGN.md §3 step 6): ``ρ_b = scale · tr(Σ_{k∈b} A_kᴴA_k) / (K_b M)``, the
+    mean eigenvalue of the answering users' gram terms (``gram`` ``[K, M, M]``) times ``scale``.
 
     Returns ``[B]`` float64 (``B = 1`` shared, ``K`` multi-link); a batch element with no
-    answering user or a zero gram falls back to ``rho``.
+    answering user or a zero gram gets ``fallback``.
     """
     tr = gram.diagonal(dim1=-2, dim2=-1).real.sum(-1).to(torch.float64)  # [K]
     member = _batch_weights(gram, weights, shared)  # [B, K]
     count = member.sum(-1) * gram.shape[-1]
     mean_eig = (member @ tr) / count.clamp(min=1)
     ok = (count > 0) & (mean_eig > 0) & torch.isfinite(mean_eig)
-    return torch.where(ok, rho * mean_eig, torch.full_like(mean_eig, rho))
+    return torch.where(ok, scale * mean_eig, torch.full_like(mean_eig, fallback))
 
 
 def consensus_residuals(

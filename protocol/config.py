@@ -32,10 +32,14 @@ class RunConfig(BaseModel):
     power: float = Field(1.0, gt=0, description="power budget P_T = max tr(F F^H)")
     iterations: int = Field(50, ge=1, le=100_000, description="ADMM iteration budget")
     rho: float = Field(1.0, gt=0, allow_inf_nan=False,
-                       description="ADMM penalty (per pilot, DESIGN.md §3); scaled modes: multiplier of the mean gram eigenvalue")
+                       description="ADMM penalty (per pilot, DESIGN.md §3): fixed, or the start of residual balancing")
     rho_mode: Literal["fixed", "scaled", "adaptive", "scaled-adaptive"] = Field(
         "fixed", description="ADMM penalty rule (DESIGN.md §3 step 6): fixed ρ (paper), scaled to the users' "
                              "grams, residual balancing, or both")
+    dual: Literal["shared", "per-user"] = Field(
+        "shared", description="ADMM scaled dual: one shared U (paper) or one per user (consensus ADMM, DESIGN.md §3 step 5)")
+    rho_scale: float = Field(0.3, gt=0, le=1e6, allow_inf_nan=False,
+                             description="scaled modes: ρ = rho_scale × mean eigenvalue of the users' grams")
     rho_mu: float = Field(10.0, gt=1, le=1e6, allow_inf_nan=False,
                           description="residual balancing: adapt ρ when one residual exceeds μ times the other")
     rho_tau: float = Field(2.0, gt=1, le=1e3, allow_inf_nan=False,

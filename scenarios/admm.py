@@ -58,7 +58,7 @@ def admm_solve(
 ) -> SolveResult:
     """Federated (``shared``) or multi-link ADMM for ``cfg.iterations`` or until the
     relative primal and dual residuals fall below ``cfg.tol``."""
-    state = start_state(initial_state_f(prob, cfg), cfg.power, prob.users, shared)
+    state = start_state(initial_state_f(prob, cfg), cfg.power, prob.users, shared, cfg.dual)
     rxx = None if cfg.whiten else prob.rxx
     rule = PenaltyRule.from_config(cfg)
     history: list[dict] = []

@@ -17,7 +17,7 @@ __all__ = ["main", "build_parser", "config_from_args"]
 # CLI flag dest -> RunConfig field (None values are dropped so unset flags keep file/defaults)
 _RUN_FIELDS = (
     "users", "tx_antennas", "rx_antennas", "channel_uses", "snr_db", "user_snr_db", "power", "iterations",
-    "rho", "rho_mode", "rho_mu", "rho_tau", "tol", "seed", "pilots", "test_samples", "method", "protocol", "csi", "csi_nmse", "precision",
+    "rho", "rho_mode", "rho_scale", "rho_mu", "rho_tau", "dual", "tol", "seed", "pilots", "test_samples", "method", "protocol", "csi", "csi_nmse", "precision",
     "device", "whiten", "init", "transmit", "ap_encoder", "user_encoders", "latents", "channels",
     "cache_dir", "data_dir", "zoo_profile", "threads", "user_metric", "metric_eps",
 )
@@ -44,10 +44,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--user-snr", dest="user_snr_db", type=_floats, help="per-user SNRs, comma-separated")
     g.add_argument("--power", type=float, help="power budget P_T (default 1)")
     g.add_argument("--iterations", type=int, help="ADMM iteration budget (default 50)")
-    g.add_argument("--rho", type=float, help="ADMM penalty per pilot (scaled modes: multiplier of the mean gram eigenvalue)")
+    g.add_argument("--rho", type=float, help="ADMM penalty per pilot (fixed; start of residual balancing)")
     g.add_argument("--rho-mode", dest="rho_mode", choices=("fixed", "scaled", "adaptive", "scaled-adaptive"),
                    help="ADMM penalty rule: fixed (paper, default), scaled to the users' grams, "
                         "residual balancing (adaptive), or both")
+    g.add_argument("--dual", choices=("shared", "per-user"),
+                   help="ADMM scaled dual: shared (paper, default) or per-user (consensus ADMM)")
+    g.add_argument("--rho-scale", dest="rho_scale", type=float,
+                   help="scaled modes: ρ = this × mean eigenvalue of the users' grams (default 0.3)")
     g.add_argument("--rho-mu", dest="rho_mu", type=float, help="residual balancing threshold μ (default 10)")
     g.add_argument("--rho-tau", dest="rho_tau", type=float, help="residual balancing factor τ (default 2)")
     g.add_argument("--tol", type=float, help="residual tolerance for early stop (0 = run all)")

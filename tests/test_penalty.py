@@ -57,7 +57,7 @@ def test_scaled_penalty_is_mean_gram_eigenvalue():
     w = torch.tensor([1.0, 1.0, 0.0])
     assert torch.allclose(scaled_penalty(gram, 2.0, True, w), 2.0 * eig[:2].mean().reshape(1))
     assert torch.allclose(scaled_penalty(gram, 1.0, False), eig.mean(-1))
-    assert scaled_penalty(torch.zeros_like(gram), 0.7, True).tolist() == [0.7]  # nothing to scale by
+    assert scaled_penalty(torch.zeros_like(gram), 2.0, True, fallback=0.7).tolist() == [0.7]  # nothing to scale by
 
 
 @pytest.mark.parametrize("step", ["closed", "sylvester"])
@@ -84,11 +84,11 @@ def test_ap_update_adaptive_rescales_dual_and_carries_rho():
     gen = torch.Generator().manual_seed(14)
     gram, cross = _hermitian_psd(K, M, gen), crandn(K, M, m, generator=gen)
     state = start_state(crandn(1, M, m, generator=gen) * 5, 1.0, K, shared=True)
-    rule = PenaltyRule(mode="scaled-adaptive", rho=1.0, mu=1.01)  # μ ≈ 1: almost any imbalance moves ρ
+    rule = PenaltyRule(mode="scaled-adaptive", scale=1.0, mu=1.01)  # μ ≈ 1: almost any imbalance moves ρ
     new, res = ap_update(state, gram, cross, rule, 1.0)
     rho0 = scaled_penalty(gram, 1.0, True)
     assert res.rho == pytest.approx(float(rho0))
-    plain, _ = ap_update(state, gram, cross, PenaltyRule(mode="scaled", rho=1.0), 1.0)
+    plain, _ = ap_update(state, gram, cross, PenaltyRule(mode="scaled", scale=1.0), 1.0)
     assert torch.allclose(new.f, plain.f) and torch.allclose(new.z, plain.z)
     assert torch.allclose(new.rho * new.u, rho0 * plain.u)  # ρU unchanged by the rescale
     r, s = consensus_residuals(plain_local(state, gram, cross, rho0), new.z, state.z, rho0, True)
@@ -115,6 +115,6 @@ def test_single_user_adaptive_reaches_centralised_where_fixed_does_not(synthetic
 
 def test_config_rejects_bad_penalty_settings():
     for bad, field in ((dict(rho_mode="auto"), "rho_mode"), (dict(rho_mu=1.0), "rho_mu"),
-                       (dict(rho_tau=0.5), "rho_tau"), (dict(rho=float("nan")), "rho")):
+                       (dict(rho_tau=0.5), "rho_tau"), (dict(rho_scale=0), "rho_scale"), (dict(dual="each"), "dual"), (dict(rho=float("nan")), "rho")):
         with pytest.raises(ConfigError, match=f"field '{field}'"):
             parse_run_config(bad)
