@@ -118,3 +118,79 @@ def test_config_rejects_bad_penalty_settings():
                        (dict(rho_tau=0.5), "rho_tau"), (dict(rho_scale=0), "rho_scale"), (dict(dual="each"), "dual"), (dict(rho=float("nan")), "rho")):
         with pytest.raises(ConfigError, match=f"field '{field}'"):
             parse_run_config(bad)
+
+
+def _task_problem(data, **kw):
+    cfg = parse_run_config(dict(users=4, tx_antennas=2, rx_antennas=2, channel_uses=1, pilots=1200, test_samples=500,
+                                tol=0.0, iterations=50, user_metric="task", **kw))
+    prob = build_problem(cfg, data, torch.complex64, torch.device("cpu"))
+    return cfg, prob, centralised_solve(prob, cfg).history[-1]["objective"]
+
+
+def test_four_users_adaptive_from_small_rho_reaches_centralised(synthetic):
+    """Four users with their task metrics (grams far from ρ's scale): fixed ρ = 0.01 stops > 1 %
+    above the centralised objective, residual balancing from the same ρ within 1 %."""
+    cfg, prob, cen = _task_problem(synthetic, rho=0.01)
+    fixed = admm_solve(prob, cfg).history[-1]["objective"]
+    adaptive = admm_solve(prob, cfg.model_copy(update={"rho_mode": "adaptive"})).history
+    assert fixed > cen * 1.01, (fixed, cen)
+    assert adaptive[-1]["objective"] <= cen * 1.01, (adaptive[-1]["objective"], cen)
+    assert adaptive[-1]["rho"] > 0.01
+
+
+def test_per_user_duals_remove_the_shared_dual_bias(synthetic):
+    """The shared dual's fixed point weights users by inverse curvature (DESIGN.md §3 step 6): at
+    ρ = 1 it stays > 1 % above the centralised objective; per-user duals reach it within 0.5 %."""
+    cfg, prob, cen = _task_problem(synthetic)
+    shared = admm_solve(prob, cfg).history[-1]["objective"]
+    per_user = admm_solve(prob, cfg.model_copy(update={"dual": "per-user"}))
+    assert shared > cen * 1.01, (shared, cen)
+    assert per_user.history[-1]["objective"] <= cen * 1.005, (per_user.history[-1]["objective"], cen)
+    assert per_user.state.u.shape[0] == 4
+
+
+def test_per_user_dual_steps_equal_a_loop():
+    gen = torch.Generator().manual_seed(15)
+    gram, cross = _hermitian_psd(K, M, gen), crandn(K, M, m, generator=gen)
+    state = start_state(crandn(1, M, m, generator=gen), 0.5, K, shared=True, dual="per-user")
+    assert state.u.shape == (K, M, m)
+    state = state.__class__(f=state.f, z=state.z, u=crandn(K, M, m, generator=gen) * 0.1, round=3)
+    w = torch.tensor([1.0, 0.0, 1.0])
+    new, _ = ap_update(state, gram, cross, 2.0, 0.5, weights=w)
+    fl = [local_f_step_closed(gram[k:k + 1], cross[k:k + 1], state.z, state.u[k:k + 1], 2.0) for k in range(K)]
+    v = (fl[0] + state.u[0] + fl[2] + state.u[2]) / 2
+    z = v * min(1.0, (0.5 / float(v.abs().square().sum())) ** 0.5)
+    assert torch.allclose(new.z, z, atol=1e-12)
+    assert torch.allclose(new.f, (fl[0] + fl[2]) / 2, atol=1e-12)
+    for k in (0, 2):
+        assert torch.allclose(new.u[k:k + 1], state.u[k:k + 1] + fl[k] - z, atol=1e-12)
+    assert torch.equal(new.u[1], state.u[1])  # silent user keeps its dual
+
+
+def test_coordinator_equals_engine_and_resumes_with_rho_and_per_user_duals(synthetic, tmp_path):
+    """The ServerApp's Coordinator runs the same ρ rule and duals as the engine, and its
+    checkpoint carries ρ and the per-user duals (a resumed run ends with the same F)."""
+    from ap_server.coordinator import Coordinator
+    from scenarios.loopback import exchange_round, handshake, make_devices, run_loopback
+
+    cfg = parse_run_config(dict(users=3, tx_antennas=2, rx_antennas=2, channel_uses=2, pilots=900, test_samples=300,
+                                iterations=8, tol=0.0, rho_mode="scaled-adaptive", rho_scale=0.01, dual="per-user",
+                                user_metric="task"))
+    _, full = run_loopback(cfg, synthetic)
+    ref = admm_solve(build_problem(cfg, synthetic, torch.complex64, torch.device("cpu")), cfg, track=False)
+    assert float((full.transmit - ref.transmit).norm() / ref.transmit.norm()) <= 1e-5
+    assert [h["rho"] for h in full.history] == pytest.approx([h["rho"] for h in ref.history], rel=1e-5)
+    assert len({h["rho"] for h in full.history}) > 1  # ρ moved
+    coord, devices = Coordinator(cfg, synthetic.ap_train, synthetic.ap_test), make_devices(cfg, synthetic)
+    handshake(coord, devices)
+    for _ in range(4):
+        coord.step(exchange_round(coord, devices))
+    coord.checkpoint(tmp_path)
+    again = Coordinator(cfg, synthetic.ap_train, synthetic.ap_test)
+    assert again.restore(tmp_path) and torch.equal(again.state.rho, coord.state.rho)
+    assert again.state.u.shape[0] == 3
+    for d in devices:
+        again.accept_join(d.join_request().model_dump())
+    while not again.converged():
+        again.step(exchange_round(again, devices))
+    assert torch.equal(again.transmit, full.transmit)
