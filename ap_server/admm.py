@@ -1,4 +1,4 @@
-"""The AP's ADMM state and one AP update from the users' statistics (DESIGN.md §3, steps 2–5).
+"""The AP's ADMM state and one AP update from the users' statistics (DESIGN.md §3, steps 2–6).
 
 Both runtimes (in-process engine and Flower ServerApp) call :func:`ap_update`.
 """
@@ -69,7 +69,7 @@ def ap_update(
     aggregation: str = "mean",
     trim: float = 0.2,
 ) -> tuple[APState, Residuals]:
-    r"""One AP iteration: local F-steps, global F, Z-step, U-step (DESIGN.md §3, 2–5).
+    r"""One AP iteration: local F-steps, global F, Z-step, U-step, ρ-step (DESIGN.md §3, 2–6).
 
     ``gram = A^H A`` ``[K, M, M]`` and ``cross = A^H R_yx`` ``[K, M, m]`` from the users;
     ``rxx = None`` means whitened pilots (closed-form F-step), else the Sylvester F-step.
