@@ -11,7 +11,7 @@ import torch
 from ap_server.consensus import dual_update, global_f, project_power
 from ap_server.fstep import local_f_step_closed, local_f_step_sylvester
 
-__all__ = ["APState", "Residuals", "ap_update", "start_state"]
+__all__ = ["APState", "Residuals", "ap_update", "residuals", "start_state"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,13 @@ def _norms(*ts: torch.Tensor) -> list[float]:
     x = torch.stack(ts)
     x = torch.view_as_real(x) if x.is_complex() else x
     return torch.linalg.vector_norm(x.reshape(len(ts), -1), dim=1).tolist()
+
+
+def residuals(f: torch.Tensor, z: torch.Tensor, z_prev: torch.Tensor) -> Residuals:
+    """Primal ``‖F − Z‖`` and dual ``‖Z − Z_prev‖`` relative to ``‖Z‖`` (DESIGN.md §3, stopping)."""
+    nz, primal, dual = _norms(z, f - z, z - z_prev)
+    scale = max(nz, 1e-30)
+    return Residuals(primal=primal / scale, dual=dual / scale)
 
 
 def start_state(f0: torch.Tensor, budget: float, users: int, shared: bool) -> APState:
@@ -81,7 +88,4 @@ def ap_update(
     f = global_f(f_local, shared, weights if shared else None, aggregation, trim)
     z = project_power(f + state.u, budget)
     u = dual_update(state.u, f, z)
-    nz, primal, dual = _norms(z, f - z, z - state.z)
-    scale = max(nz, 1e-30)
-    res = Residuals(primal=primal / scale, dual=dual / scale)
-    return replace(state, f=f, z=z, u=u, round=state.round + 1), res
+    return replace(state, f=f, z=z, u=u, round=state.round + 1), residuals(f, z, state.z)

@@ -1,7 +1,8 @@
 """The in-process federated ADMM: K users batched in one process (DESIGN.md §3).
 
 The loop only orchestrates: every step is a function of ``user_client`` or ``ap_server``,
-the same ones the Flower runtime calls.
+the same ones the Flower runtime calls — except that a shared, whitened, plain-mean run takes
+:func:`scenarios.fused_round.fused_shared_round`, the same numbers in fewer operations.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ap_server import APState, ap_update, constrained_f_step, initial_f, start_s
 from ap_server.consensus import power
 from channel import make_generator
 from protocol.config import RunConfig
+from scenarios.fused_round import RoundOperands, fused_shared_round
 from scenarios.problem import Problem
 from user_client.gstep import uplink_stats_fused
 from user_client.objective import profiled_objective
@@ -60,12 +62,17 @@ def admm_solve(
     relative primal and dual residuals fall below ``cfg.tol``."""
     state = start_state(initial_state_f(prob, cfg), cfg.power, prob.users, shared)
     rxx = None if cfg.whiten else prob.rxx
+    fused = shared and rxx is None and cfg.aggregation == "mean"
+    ops = RoundOperands.build(prob.h_est, prob.tyy, prob.noise_var, None) if fused else None
     history: list[dict] = []
     it = 0
     for it in range(1, cfg.iterations + 1):
-        gram, cross = round_stats(prob, state.f)
-        state, res = ap_update(state, gram, cross, cfg.rho, cfg.power, shared=shared, rxx=rxx,
-                               aggregation=cfg.aggregation, trim=cfg.trim)
+        if ops is not None:  # all users in this process: one fused round (same numbers)
+            state, res = fused_shared_round(state, ops, cfg.rho, cfg.power)
+        else:
+            gram, cross = round_stats(prob, state.f)
+            state, res = ap_update(state, gram, cross, cfg.rho, cfg.power, shared=shared, rxx=rxx,
+                                   aggregation=cfg.aggregation, trim=cfg.trim)
         rec = {"iteration": it, "primal_residual": res.primal, "dual_residual": res.dual,
                "tr_FFH": float(power(state.f).max())}
         if track:
