@@ -147,3 +147,24 @@ def test_tiny_run_with_fresh_seeds_and_the_ci_rule(tmp_path):
     assert result["bits"]["lam-sc"] == result["bits"]["uniform-asi"]  # bit-matched ASI comparison
     assert (out / "checkpoints" / "s3" / "base-asi.pt").is_file() and (out / "checkpoints" / "s4" / "no-asc.pt").is_file()
     assert not (out / "checkpoints" / "base-asi.pt").exists()  # seed 0 untouched
+
+
+def test_importance_prior_moves_levels_to_important_blocks_at_the_same_bits():
+    torch.manual_seed(0)
+    net = AdaptiveMask(8, levels=4, block=4).eval()
+    z = torch.randn(4, 8, 16, 16)
+    flat = torch.ones(4, 1, 16, 16)
+    skew = flat.clone()
+    skew[:, :, :8] = 3.0   # top half of the grid: important segments
+    skew[:, :, 8:] = 0.2
+    net.set_budget("batch", 0.5)
+    plain, _ = net(z, flat)
+    net.set_budget("batch", 0.5, prior=1.0)
+    same, _ = net(z, flat)                       # uniform importance: the prior changes nothing
+    moved, _ = net(z, skew)
+    assert torch.equal(plain, same)
+    assert moved.sum() == plain.sum() == 0.5 * moved.numel()               # same bits
+    assert moved[:, :, :8].sum() > plain[:, :, :8].sum()                    # more levels where importance is high
+    assert torch.all(moved[:, 1:] <= moved[:, :-1])                         # still a prefix per block
+    with pytest.raises(ValueError, match="prior"):
+        net.set_budget("batch", 0.5, prior=-1.0)

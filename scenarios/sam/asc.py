@@ -109,13 +109,19 @@ class AdaptiveMask(nn.Module):
             nn.Conv2d(channels + 1, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, levels, 3, padding=1)
         )
         nn.init.constant_(self.net[-1].bias, 2.0 if levels == 1 else 3.0)  # start by keeping everything (P_L > ½)
-        self.budget, self.budget_ratio = "threshold", 0.0
+        self.budget, self.budget_ratio, self.prior = "threshold", 0.0, 0.0
 
-    def set_budget(self, budget: str, ratio: float = 0.0) -> "AdaptiveMask":
-        """Inference mask: ``"threshold"`` or exactly ``1 − ratio`` kept per ``"batch"``/``"image"``."""
+    def set_budget(self, budget: str, ratio: float = 0.0, prior: float = 0.0) -> "AdaptiveMask":
+        """Inference mask: ``"threshold"`` or exactly ``1 − ratio`` kept per ``"batch"``/``"image"``.
+
+        ``prior`` ``β ≥ 0`` (budget modes only): rank the (level, block) pairs by ``P_l · Ā_block^β``, ``Ā`` the ASI
+        importance averaged over the block — the segment weights then decide directly which blocks get more
+        levels (uniform weights: ``Ā ≡ 1``, no change). Nested order within a block is unchanged."""
         if budget not in BUDGETS:
             raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
-        self.budget, self.budget_ratio = budget, float(ratio)
+        if prior < 0:
+            raise ValueError(f"importance prior must be ≥ 0, got {prior}")
+        self.budget, self.budget_ratio, self.prior = budget, float(ratio), float(prior)
         return self
 
     def forward(self, z: torch.Tensor, importance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,7 +134,11 @@ class AdaptiveMask(nn.Module):
             return hard + (p - p.detach()), p                   # exact 0/1 forward, sigmoid gradient
         if self.budget == "threshold":
             return (p > 0.5).to(p.dtype), p
-        return budget_mask(p, 1 - self.budget_ratio, self.block, self.budget), p
+        rank = p
+        if self.prior:
+            a = nn.functional.avg_pool2d(importance.detach(), self.block).clamp_min(1e-6) ** self.prior
+            rank = p * a.repeat_interleave(self.block, 2).repeat_interleave(self.block, 3)
+        return budget_mask(rank, 1 - self.budget_ratio, self.block, self.budget), p
 
 
 def mask_ratio_loss(mask: torch.Tensor, target_ratio: float) -> torch.Tensor:
