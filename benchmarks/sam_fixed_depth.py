@@ -87,6 +87,9 @@ def main() -> None:
     mean_of = lambda k, v: np.mean([float(r["ssim"]) for r in by_seed if int(r["train_seed"]) == k and r["variant"] == v])
     fixed_d, learned_d, out_rows = [], [], []
     learned = ratio_name(ratio)
+    chosen = json.loads((a.out / "results.json").read_text())["checks"]["selection"]["ratio"]
+    if chosen == ratio:  # the chosen ratio's sweep model is reported as "lam-sc"
+        learned = "lam-sc"
     for k in cfg.train_seeds:
         rows = score(finetune(cfg, a.out, k, a.depth, train), cfg, test, a.depth)
         fixed_d.append(np.mean([r["ssim"] for r in rows]) - mean_of(k, "no-asc"))
