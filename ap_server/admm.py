@@ -12,7 +12,7 @@ from ap_server.consensus import dual_update, global_f, project_power
 from ap_server.fstep import local_f_step_closed, local_f_step_sylvester
 from ap_server.penalty import PenaltyRule, balance_penalty, consensus_residuals, scaled_penalty
 
-__all__ = ["APState", "Residuals", "ap_update", "start_state", "PenaltyRule"]
+__all__ = ["APState", "Residuals", "ap_update", "residuals", "start_state", "PenaltyRule"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,14 @@ def _norms(*ts: torch.Tensor) -> list[float]:
     x = torch.stack(ts)
     x = torch.view_as_real(x) if x.is_complex() else x
     return torch.linalg.vector_norm(x.reshape(len(ts), -1), dim=1).tolist()
+
+
+def residuals(f: torch.Tensor, z: torch.Tensor, z_prev: torch.Tensor, rho: float = 1.0) -> Residuals:
+    """Primal ``‖F − Z‖`` and dual ``‖Z − Z_prev‖`` relative to ``‖Z‖`` (DESIGN.md §3, stopping);
+    ``rho``: the penalty the iteration used, reported alongside."""
+    nz, primal, dual = _norms(z, f - z, z - z_prev)
+    scale = max(nz, 1e-30)
+    return Residuals(primal=primal / scale, dual=dual / scale, rho=rho)
 
 
 def start_state(f0: torch.Tensor, budget: float, users: int, shared: bool, dual: str = "shared") -> APState:
@@ -99,21 +107,22 @@ def ap_update(
         keep = (weights > 0).reshape(-1, 1, 1)
         f_local = torch.where(keep, f_local, state.f)
     f = global_f(f_local, shared, weights if shared else None, aggregation, trim)
+    used = rule.rho if rule.mode == "fixed" else float(pen.max())
     if shared and state.u.shape[0] > 1:  # per-user duals (consensus ADMM)
         z = project_power(global_f(f_local + state.u, True, weights, aggregation, trim), budget)
         u = dual_update(state.u, f_local, z)
         if weights is not None:
             u = torch.where((weights > 0).reshape(-1, 1, 1), u, state.u)
         answered = f_local.shape[0] if weights is None else max(int((weights > 0).sum()), 1)
-        nz, primal, dual = _norms(z, f - z, z - state.z)
+        res = residuals(f, z, state.z, used)
+        nz = max(_norms(z)[0], 1e-30)
         primal = float(consensus_residuals(f_local, z, state.z, torch.ones(1, dtype=torch.float64), True,
                                            weights)[0]) / answered ** 0.5  # RMS of ‖F_k − Z‖
+        res = replace(res, primal=primal / nz)
     else:
         z = project_power(f + state.u, budget)
         u = dual_update(state.u, f, z)
-        nz, primal, dual = _norms(z, f - z, z - state.z)
-    scale = max(nz, 1e-30)
-    res = Residuals(primal=primal / scale, dual=dual / scale, rho=rule.rho if rule.mode == "fixed" else float(pen.max()))
+        res = residuals(f, z, state.z, used)
     new_pen = pen
     if rule.adaptive:
         r, s = consensus_residuals(f_local, z, state.z, pen, shared, weights)

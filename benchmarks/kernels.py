@@ -8,7 +8,7 @@ F-step is the one of the default configuration.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -17,11 +17,12 @@ from benchmarks.admm_iteration import Shape as IterationShape
 from benchmarks.straightforward import DirectState, DirectUser
 from channel import expand_uses, make_generator, noise_variance
 from protocol.packing import complex_dim
+from scenarios.fused_round import RoundOperands, fused_shared_round
 from user_client import g_step, uplink_stats
 from user_client.gstep import ryx_gram, uplink_stats_fused
 
 __all__ = ["Shape", "Users", "Stats", "draw_users", "whitened_pilots", "pilot_problem", "stats_problem",
-           "engine_iteration", "unfused_iteration", "iteration_macs", "matmul_shapes", "rel_diff", "to_direct"]
+           "engine_iteration", "split_iteration", "unfused_iteration", "iteration_macs", "matmul_shapes", "rel_diff", "to_direct"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Stats:
     rxx: torch.Tensor
     ryx: torch.Tensor
     tyy: torch.Tensor
+    operands: RoundOperands | None = field(default=None, repr=False)  # the engine's, built on first use
 
 
 def _cn(shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -115,7 +117,16 @@ def stats_problem(k: int, shape: Shape, seed: int, dtype=torch.complex64, device
 
 
 def engine_iteration(state: APState, users: Users, stats: Stats, shape: Shape) -> APState:
-    """One iteration as ``scenarios.admm.admm_solve`` runs it: fused m-dimensional round, batched."""
+    """One iteration as ``scenarios.admm.admm_solve`` runs it: the fused shared round
+    (:mod:`scenarios.fused_round`), its operands built once as the engine builds them once per run."""
+    if stats.operands is None or stats.operands.h is not users.h:
+        stats.operands = RoundOperands.build(users.h, stats.tyy, users.noise_var, None)
+    return fused_shared_round(state, stats.operands, shape.rho, shape.power)[0]
+
+
+def split_iteration(state: APState, users: Users, stats: Stats, shape: Shape) -> APState:
+    """The same iteration split as the Flower runtime splits it: users' fused G-step and uplink
+    (:func:`user_client.gstep.uplink_stats_fused`), then the AP's :func:`ap_server.ap_update`."""
     gram, cross = uplink_stats_fused(state.f, users.h, stats.rxx, stats.tyy, users.noise_var)
     return ap_update(state, gram, cross, shape.rho, shape.power, shared=True)[0]
 
@@ -135,22 +146,22 @@ def to_direct(state: APState, users: Users, ys: list[torch.Tensor]) -> tuple[Dir
 
 
 def matmul_shapes(k: int, shape: Shape) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """The matrix products of one engine iteration (shared F), as (left, right) shapes: the
-    roofline set (:func:`user_client.gstep.uplink_stats_fused` + the closed-form F-step)."""
+    """The matrix products of one engine iteration (shared F, whitened), as (left, right) shapes:
+    the roofline set (:func:`scenarios.fused_round.fused_shared_round`)."""
     r, mm, m = shape.rx_symbols, shape.symbols, shape.m
     return [
-        ((1, mm, m), (m, m)),  # F R_xx             (once: F is shared)
-        ((1, mm, m), (1, m, mm)),  # (.) F^H
-        ((k, r, mm), (1, mm, mm)),  # H W
-        ((k, r, mm), (k, mm, r)),  # (.) H^H
+        ((mm, m), (m, mm)),  # W = F F^H           (once: F is shared)
+        ((k, r, mm), (mm, mm)),  # H W
+        ((k, r, mm), (k, mm, r)),  # (.) H^H        -> C - sigma^2 I
         ((k, mm, r), (k, r, r)),  # H^H C^-1
         ((k, mm, r), (k, r, mm)),  # (.) H           -> D
-        ((1, mm, m), (k, m, m)),  # P = F T          (the one O(M m^2) product per user)
-        ((k, mm, m), (1, m, mm)),  # P F^H
+        ((mm, m), (k, m, m)),  # P = F T            (the one O(M m^2) product per user)
+        ((k * mm, m), (m, mm)),  # P F^H
         ((k, mm, mm), (k, mm, mm)),  # D (P F^H)
         ((k, mm, mm), (k, mm, mm)),  # (.) D         -> A^H A
-        ((k, mm, mm), (k, mm, m)),  # D P            -> A^H R_yx
-        ((k, mm, mm), (k, mm, m)),  # F-step (A^H A + rho I)^-1 rhs
+        ((k, mm, mm), (k, mm, mm)),  # B D
+        ((mm, k * mm), (k * mm, m)),  # sum_k (B D)_k P_k
+        ((mm, mm), (mm, m)),  # (sum_k B_k) rho (Z - U)
     ]
 
 

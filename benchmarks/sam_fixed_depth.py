@@ -26,7 +26,7 @@ from scenarios.sam.dataset import prepare
 from scenarios.sam.link import transmit
 from scenarios.sam.metrics import ssim
 from scenarios.sam.model import LamSc
-from scenarios.sam.plan import ratio_name
+from scenarios.sam.plan import phase_a, ratio_name
 from scenarios.sam.training import batch
 
 
@@ -38,7 +38,7 @@ def fixed_keep(n: int, depth: int, cfg: SamConfig) -> torch.Tensor:
 def finetune(cfg: SamConfig, run: Path, seed: int, depth: int, train) -> LamSc:
     torch.manual_seed(stream_seed(cfg.seed, f"init-fixed-s{seed}-d{depth}"))
     model = LamSc("attention", False, cfg.latent_channels, cfg.mask_levels, cfg.mask_block)
-    ckpt = run / "checkpoints" / ("base-asi.pt" if seed == 0 else f"s{seed}/base-asi.pt")
+    ckpt = next(j for j in phase_a(cfg, seed)[0] if j.name == "base-asi").checkpoint(run / "checkpoints")
     model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["model"])
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     model.train()
@@ -87,7 +87,10 @@ def main() -> None:
     mean_of = lambda k, v: np.mean([float(r["ssim"]) for r in by_seed if int(r["train_seed"]) == k and r["variant"] == v])
     fixed_d, learned_d, out_rows = [], [], []
     learned = ratio_name(ratio)
-    for k in range(cfg.seeds):
+    chosen = json.loads((a.out / "results.json").read_text())["checks"]["selection"]["ratio"]
+    if chosen == ratio:  # the chosen ratio's sweep model is reported as "lam-sc"
+        learned = "lam-sc"
+    for k in cfg.train_seeds:
         rows = score(finetune(cfg, a.out, k, a.depth, train), cfg, test, a.depth)
         fixed_d.append(np.mean([r["ssim"] for r in rows]) - mean_of(k, "no-asc"))
         learned_d.append(mean_of(k, learned) - mean_of(k, "no-asc") if any(r["variant"] == learned for r in by_seed) else float("nan"))

@@ -1,11 +1,13 @@
 """The in-process federated ADMM: K users batched in one process (DESIGN.md §3).
 
 The loop only orchestrates: every step is a function of ``user_client`` or ``ap_server``,
-the same ones the Flower runtime calls.
+the same ones the Flower runtime calls — except that a shared, whitened, plain-mean run with the
+paper's fixed ρ and shared dual takes
+:func:`scenarios.fused_round.fused_shared_round`, the same numbers in fewer operations.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -14,6 +16,7 @@ from ap_server import APState, PenaltyRule, ap_update, constrained_f_step, initi
 from ap_server.consensus import power
 from channel import make_generator
 from protocol.config import RunConfig
+from scenarios.fused_round import RoundOperands, fused_shared_round
 from scenarios.problem import Problem
 from user_client.gstep import uplink_stats_fused
 from user_client.objective import profiled_objective
@@ -61,12 +64,19 @@ def admm_solve(
     state = start_state(initial_state_f(prob, cfg), cfg.power, prob.users, shared, cfg.dual)
     rxx = None if cfg.whiten else prob.rxx
     rule = PenaltyRule.from_config(cfg)
+    # the fused round (all users here, same numbers) covers the paper's fixed ρ and shared dual only
+    fused = shared and rxx is None and cfg.aggregation == "mean" and rule.mode == "fixed" and cfg.dual == "shared"
+    ops = RoundOperands.build(prob.h_est, prob.tyy, prob.noise_var, None) if fused else None
     history: list[dict] = []
     it = 0
     for it in range(1, cfg.iterations + 1):
-        gram, cross = round_stats(prob, state.f)
-        state, res = ap_update(state, gram, cross, rule, cfg.power, shared=shared, rxx=rxx,
-                               aggregation=cfg.aggregation, trim=cfg.trim)
+        if ops is not None:  # all users in this process: one fused round (same numbers)
+            state, res = fused_shared_round(state, ops, cfg.rho, cfg.power)
+            res = replace(res, rho=cfg.rho)
+        else:
+            gram, cross = round_stats(prob, state.f)
+            state, res = ap_update(state, gram, cross, rule, cfg.power, shared=shared, rxx=rxx,
+                                   aggregation=cfg.aggregation, trim=cfg.trim)
         rec = {"iteration": it, "primal_residual": res.primal, "dual_residual": res.dual, "rho": res.rho,
                "tr_FFH": float(power(state.f).max())}
         if track:

@@ -33,6 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-images", dest="train_images", type=int)
     p.add_argument("--test-images", dest="test_images", type=int)
     p.add_argument("--seeds", type=int, help="training seeds per compared model (verdicts use the CI over seeds)")
+    p.add_argument("--seed-offset", dest="seed_offset", type=int,
+                   help="first training seed (default 0): e.g. 5 with --seeds 5 trains fresh seeds 5..9 (own checkpoints)")
+    p.add_argument("--ratio-rule", dest="ratio_rule", choices=("ci", "mean"),
+                   help="ASC ratio on validation: ci = largest whose lower 95%% CI end of ΔSSIM ≥ −margin (default); mean = seed-mean only")
+    p.add_argument("--asc-budget", dest="asc_budget", choices=("batch", "image", "threshold"),
+                   help="ASC inference mask: exactly (1−r) kept per batch (default) / per image, or threshold P>½ (ratio on average)")
     p.add_argument("--val-images", dest="val_images", type=int, help="validation images for choosing the ASC ratio")
     p.add_argument("--steps", type=int, help="training steps per base model")
     p.add_argument("--finetune-steps", dest="finetune_steps", type=int, help="steps per final variant")
@@ -52,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-_FIELDS = ("seed", "seeds", "val_images", "data", "data_dir", "train_images", "test_images", "steps", "finetune_steps", "batch_size",
+_FIELDS = ("seed", "seeds", "seed_offset", "ratio_rule", "asc_budget", "val_images", "data", "data_dir", "train_images", "test_images", "steps", "finetune_steps", "batch_size",
            "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "mask_levels", "mask_block", "curriculum", "target_ratio", "ratios", "snrs_db", "channels", "threads")
 
 

@@ -31,6 +31,8 @@ class SamConfig(BaseModel):
     test_images: int = Field(300, ge=4, le=50_000)
     val_images: int = Field(200, ge=4, le=50_000, description="validation scenes (train objects) for choosing the ASC ratio")
     seeds: int = Field(3, ge=1, le=20, description="training seeds: every compared model is trained once per seed")
+    seed_offset: int = Field(0, ge=0, le=1000, description="first training seed: seeds seed_offset … seed_offset+seeds−1 "
+                             "(fresh, independent trainings with their own checkpoints s<k>/; 0 = the original seeds)")
     segmenter: Literal["superpixel", "sam"] = Field("superpixel", description="SKB back-end")
     sam_checkpoint: Path | None = Field(None, description="SAM .pth checkpoint (segmenter=sam)")
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
@@ -48,6 +50,12 @@ class SamConfig(BaseModel):
     ratio_weight: float = Field(10.0, ge=0, description="weight λ of the mask-ratio loss term")
     target_ratio: float | None = Field(None, ge=0, lt=1, description="fraction of feature values masked (ASC); "
                                        "None = the largest sweep ratio whose validation SSIM is within the margin")
+    ratio_rule: Literal["ci", "mean"] = Field("ci", description="choosing the ASC ratio on validation: 'ci' = the largest "
+                                              "ratio whose lower t 95 % CI end (over training seeds) of ΔSSIM is ≥ −margin; "
+                                              "'mean' = the largest whose seed-mean is (the rule before 2026-11-30)")
+    asc_budget: Literal["batch", "image", "threshold"] = Field("batch", description="ASC inference mask: exactly (1−r) of the "
+                                                              "(level, block) pairs kept per evaluation batch / per image, or "
+                                                              "'threshold' P > ½ (ratio on average only; before 2026-11-30)")
     ratios: tuple[float, ...] = Field((0.1, 0.2, 0.4, 0.6, 0.8), description="mask-ratio sweep (the ASC candidates)")
     train_snr_db: tuple[float, float] = Field((0.0, 20.0), description="training SNR range [dB] (uniform)")
     snrs_db: tuple[float, ...] = Field((0.0, 5.0, 10.0, 15.0, 20.0), description="evaluation SNRs [dB]")
@@ -56,6 +64,11 @@ class SamConfig(BaseModel):
     quant_bits: int = Field(8, ge=1, le=32, description="bits per real feature value in the bit count")
     threads: int = Field(1, ge=0, le=256, description="torch threads (0 = default)")
     checkpoint_every: int = Field(100, ge=1)
+
+    @property
+    def train_seeds(self) -> range:
+        """The training seeds ``k`` of this run (checkpoints ``s<k>/``, streams ``train-s<k>-…``; ``k = 0`` unprefixed)."""
+        return range(self.seed_offset, self.seed_offset + self.seeds)
 
     @model_validator(mode="after")
     def _check(self) -> "SamConfig":

@@ -12,13 +12,13 @@ import torch
 
 from protocol.atomic import write_json_atomic
 from scenarios.sam.asc import mask_side_bits
-from scenarios.sam.checks import SSIM_MARGIN, must_hold
+from scenarios.sam.checks import SSIM_MARGIN, must_hold, paired
 from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import prepare
 from scenarios.sam.evaluate import evaluate
 from scenarios.sam.metrics import bits_per_image, raw_bits, raw_values, values_per_image
 from scenarios.sam.plan import phase_a, phase_b, ratio_name, sweep_ratios
-from scenarios.sam.selection import choose_ratio
+from scenarios.sam.selection import choose_ratio, choose_ratio_ci
 from scenarios.sam.training import Job, train_job
 
 __all__ = ["run_experiment", "RESULT_COLUMNS", "ResumeMismatch"]
@@ -66,17 +66,20 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
         for job in jobs:
             init = states.get((job.train_seed, job.init_from)) if job.init_from else None
             model, log = train_job(job, cfg, train, out / "checkpoints", init, progress)
+            if model.asc is not None:  # the inference mask: exact bit budget at the job's ratio, or the ½ threshold
+                model.asc.set_budget(cfg.asc_budget, job.target_ratio)
             states[(job.train_seed, job.name)] = {k: v.detach().clone() for k, v in model.state_dict().items()}
             logs.extend(dict(train_seed=job.train_seed) | e for e in log)
             models[(job.train_seed, job.name)] = model
 
-    for k in range(cfg.seeds):                                   # phase A: bases, no-asc, conventional, sweep
+    first = cfg.seed_offset
+    for k in cfg.train_seeds:                                    # phase A: bases, no-asc, conventional, sweep
         jobs, fin = phase_a(cfg, k)
         run(jobs)
         finals.update({(k, v): j for v, j in fin.items()})
     selection = _choose_ratio(cfg, models, val)                  # on the validation split only
     r_star = selection["ratio"]
-    for k in range(cfg.seeds):                                   # phase B: the comparisons at r*
+    for k in cfg.train_seeds:                                    # phase B: the comparisons at r*
         fin = phase_b(cfg, k, r_star)
         run(list(fin.values()))
         finals.update({(k, v): j for v, j in fin.items()})
@@ -97,7 +100,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
     variants = list(dict.fromkeys(name for (_, name) in finals))
     rows, bits = [], {}
     for name in variants:
-        ks = [k for k in range(cfg.seeds) if (k, name) in finals]
+        ks = [k for k in cfg.train_seeds if (k, name) in finals]
         job = finals[(ks[0], name)]
         bits[name] = float(np.mean([seed_bits[(k, name)] for k in ks]))  # the mask does not depend on the noise
         for channel in cfg.channels:
@@ -116,11 +119,11 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
     write_tidy_csv(rows, out / "results.csv", RESULT_COLUMNS)
     write_tidy_csv(seed_rows, out / "results_by_seed.csv", ("train_seed", "variant", "channel", "snr_db", "ssim", "psnr_db", "bits_per_image", "kept_fraction"))
     write_tidy_csv(logs, out / "training.csv", ("train_seed", "job", "step", "loss", "mse", "keep"))
-    sweep = {v: j.target_ratio for (k, v), j in finals.items() if k == 0 and j.asi == "attention" and j.asc}
+    sweep = {v: j.target_ratio for (k, v), j in finals.items() if k == first and j.asi == "attention" and j.asc}
     checks = must_hold(per_image, bits, sweep)
     checks["selection"] = selection
     adapt = _adaptivity(per_image, test, cfg)
-    seed0 = {name: models[(0, j.name)] for (k, name), j in finals.items() if k == 0}
+    seed0 = {name: models[(first, j.name)] for (k, name), j in finals.items() if k == first}
 
     figures = [
         plot_quality_vs_snr(rows, "psnr_db", "PSNR [dB]", out / "psnr_vs_snr.png", seg_name),
@@ -141,7 +144,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
 
 
 #: settings that do not change what is trained (may differ when resuming into the same --out)
-_EVAL_ONLY = {"test_images", "val_images", "seeds", "ratios", "target_ratio", "snrs_db", "channels", "ratios", "threads", "checkpoint_every", "quant_bits"}
+_EVAL_ONLY = {"test_images", "val_images", "seeds", "seed_offset", "ratio_rule", "asc_budget", "ratios", "target_ratio", "snrs_db", "channels", "ratios", "threads", "checkpoint_every", "quant_bits"}
 
 
 #: training settings added later, at the value that reproduces runs written before they existed (first ASC design)
@@ -165,7 +168,7 @@ def _check_same_training(cfg: SamConfig, out: Path) -> None:
 
 def _adaptivity(per_image: dict, test, cfg: SamConfig) -> dict:
     """Does the ASC ratio follow content? Spread of lam-sc's kept fraction and its correlation with object area."""
-    r = per_image[(0, "lam-sc", cfg.channels[0], cfg.snrs_db[0])]
+    r = per_image[(cfg.seed_offset, "lam-sc", cfg.channels[0], cfg.snrs_db[0])]
     res = dict(kept_mean=float(r["keep"].mean()), kept_std=float(r["keep"].std()),
                kept_min=float(r["keep"].min()), kept_max=float(r["keep"].max()))
     if test.truth is not None:
@@ -175,21 +178,31 @@ def _adaptivity(per_image: dict, test, cfg: SamConfig) -> dict:
 
 
 def _choose_ratio(cfg: SamConfig, models: dict, val) -> dict:
-    """The ASC ratio: ``target_ratio`` if given, else chosen on the validation split (:func:`choose_ratio`)."""
+    """The ASC ratio: ``target_ratio`` if given, else chosen on the validation split by ``cfg.ratio_rule``
+    (:mod:`scenarios.sam.selection`). Models are evaluated with the run's inference mask (``asc_budget``)."""
     ratios = sweep_ratios(cfg)
     diffs: dict[float, list[float]] = {r: [] for r in ratios}
-    for k in range(cfg.seeds):
+    pooled: dict[float, list[np.ndarray]] = {r: [] for r in ratios}
+    for k in cfg.train_seeds:
         base = {(c, s): evaluate(models[(k, "no-asc")], val, c, s, cfg.seed, cfg.max_segments, cfg.power)["ssim"]
                 for c in cfg.channels for s in cfg.snrs_db}
         for r in ratios:
-            d = [evaluate(models[(k, ratio_name(r))], val, c, s, cfg.seed, cfg.max_segments, cfg.power)["ssim"] - base[(c, s)]
-                 for c in cfg.channels for s in cfg.snrs_db]
-            diffs[r].append(float(np.concatenate(d).mean()))
+            d = np.concatenate([evaluate(models[(k, ratio_name(r))], val, c, s, cfg.seed, cfg.max_segments, cfg.power)["ssim"]
+                                - base[(c, s)] for c in cfg.channels for s in cfg.snrs_db])
+            diffs[r].append(float(d.mean()))
+            pooled[r].append(d)
     val_diff = {r: float(np.mean(v)) for r, v in diffs.items()}
+    img_lo = {r: paired(np.concatenate(v), np.zeros(sum(map(len, v))))["lo"] for r, v in pooled.items()}
+    _, _, val_lo = choose_ratio_ci(diffs, SSIM_MARGIN, img_lo)
     if cfg.target_ratio is not None:
-        ratio, within, rule = cfg.target_ratio, val_diff[cfg.target_ratio] >= -SSIM_MARGIN, "fixed target_ratio"
+        ratio, rule = cfg.target_ratio, "fixed target_ratio"
+        within = (val_lo if cfg.ratio_rule == "ci" else val_diff)[cfg.target_ratio] >= -SSIM_MARGIN
+    elif cfg.ratio_rule == "ci":
+        ratio, within, _ = choose_ratio_ci(diffs, SSIM_MARGIN, img_lo)
+        rule = "largest ratio whose validation ΔSSIM lower 95 % CI end (t over training seeds) ≥ −margin"
     else:
-        (ratio, within), rule = choose_ratio(val_diff, SSIM_MARGIN), "largest ratio with validation ΔSSIM ≥ −margin"
-    return dict(ratio=ratio, within_margin_on_val=bool(within), rule=rule, margin=SSIM_MARGIN,
-                val_ssim_diff={f"{r:g}": val_diff[r] for r in ratios},
+        (ratio, within), rule = choose_ratio(val_diff, SSIM_MARGIN), "largest ratio with validation seed-mean ΔSSIM ≥ −margin"
+    return dict(ratio=ratio, within_margin_on_val=bool(within), rule=rule, ratio_rule=cfg.ratio_rule, margin=SSIM_MARGIN,
+                asc_budget=cfg.asc_budget, val_ssim_diff={f"{r:g}": val_diff[r] for r in ratios},
+                val_ssim_diff_lo={f"{r:g}": val_lo[r] for r in ratios},
                 val_ssim_diff_per_seed={f"{r:g}": diffs[r] for r in ratios}, val_images=len(val))

@@ -10,7 +10,7 @@ Two phases, because the ASC ratio may be chosen on the validation split between 
 * phase B, at the chosen ratio ``r*``: ``uniform-asi`` and ``no-asi`` (ASC at ``r*``); ``lam-sc`` is
   the sweep model at ``r*``.
 
-Seed 0 trains every variant; further seeds train only what the must-hold checks compare
+The first training seed (``cfg.seed_offset``, 0 by default) trains every variant; further seeds train only what the must-hold checks compare
 (``base-asi``, ``base-uniform``, ``no-asc``, the sweep, ``uniform-asi``).
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def sweep_ratios(cfg: SamConfig) -> list[float]:
 
 def phase_a(cfg: SamConfig, seed: int) -> tuple[list[Job], dict[str, Job]]:
     """``(jobs in training order, variant name → job)`` before the ratio is chosen."""
-    everything = seed == 0
+    everything = seed == cfg.seed_offset
     bases = [Job(name, asi, False, 0.0, cfg.steps, None, seed) for asi, name in _BASE_OF.items()
              if everything or asi != "none"]
     finals = {"no-asc": Job("no-asc", "attention", False, 0.0, cfg.finetune_steps, _BASE_OF["attention"], seed)}
@@ -52,6 +52,6 @@ def phase_b(cfg: SamConfig, seed: int, ratio: float) -> dict[str, Job]:
     """Variant name → job of the comparisons at the chosen ASC ratio (checkpoint names carry the ratio)."""
     pct = f"@{round(100 * ratio)}%"
     jobs = {"uniform-asi": Job("uniform-asi" + pct, "uniform", True, ratio, cfg.finetune_steps, _BASE_OF["uniform"], seed)}
-    if seed == 0:
+    if seed == cfg.seed_offset:
         jobs["no-asi"] = Job("no-asi" + pct, "none", True, ratio, cfg.finetune_steps, _BASE_OF["none"], seed)
     return jobs

@@ -71,10 +71,11 @@ def plot_ssim_vs_bits(rows: list[dict], path: Path, raw_bits: int) -> Path:
 def plot_training(logs: list[dict], path: Path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
-    for job in dict.fromkeys(r["job"] for r in logs if r.get("train_seed", 0) == 0):  # training seed 0
-        pts = [(r["step"], r["mse"]) for r in logs if r["job"] == job and r.get("train_seed", 0) == 0]
+    first = min((r.get("train_seed", 0) for r in logs), default=0)  # the first training seed
+    for job in dict.fromkeys(r["job"] for r in logs if r.get("train_seed", 0) == first):
+        pts = [(r["step"], r["mse"]) for r in logs if r["job"] == job and r.get("train_seed", 0) == first]
         ax.plot(*zip(*pts), label=job)
-    ax.set_title("training seed 0", fontsize=9)
+    ax.set_title(f"training seed {first}", fontsize=9)
     ax.set_yscale("log")
     ax.set_xlabel("training step (of that job)")
     ax.set_ylabel("image MSE (AWGN, random training SNR)")
