@@ -1,6 +1,8 @@
 """The AP's consensus steps: global F, Z projection and U update (DESIGN.md §3, steps 3–5)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ap_server.robust import geometric_median, trimmed_mean
@@ -40,7 +42,11 @@ def global_f(f_local: torch.Tensor, shared: bool, weights: torch.Tensor | None =
 
 def project_power(f: torch.Tensor, budget: float) -> torch.Tensor:
     r"""Step 4: ``Π_𝒫`` onto ``{Z : tr(Z Z^H) ≤ P_T}``: unchanged inside, else scaled by
-    ``sqrt(P_T / tr(Z Z^H))``. Per leading batch element."""
+    ``sqrt(P_T / tr(Z Z^H))``. Per leading batch element; always a new tensor."""
+    if f.shape[:-2].numel() == 1:  # one F (shared mode): the scale as a Python number, 3 ops fewer
+        x = torch.view_as_real(f.resolve_conj()) if f.is_complex() else f
+        tr = float(torch.linalg.vector_norm(x)) ** 2
+        return f * math.sqrt(budget / tr) if tr > budget else f.clone()
     scale = (budget / power(f)).clamp(max=1.0).sqrt()  # min(1, sqrt(P_T / tr)); tr = 0 -> 1
     return f * scale[..., None, None]
 

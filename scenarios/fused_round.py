@@ -66,8 +66,7 @@ def fused_shared_round(state: APState, ops: RoundOperands, rho: float, budget: f
     lhs = torch.baddbmm(torch.eye(big_m, dtype=d.dtype, device=d.device).mul_(rho), d @ pf, d)  # A_kᴴA_k + ρI
     b = hermitian_inverse(lhs)  # B_k
     e = (b @ d).transpose(0, 1).reshape(big_m, k * big_m)  # [B_1 D_1 … B_K D_K]   [M, K M]
-    f_sum = torch.addmm(e @ p, b.sum(0), state.z[0] - state.u[0], alpha=rho)
-    f_new = f_sum.div_(k).unsqueeze(0)
+    f_new = torch.addmm(e @ p, b.sum(0), state.z[0] - state.u[0], beta=1 / k, alpha=rho / k).unsqueeze(0)
     z = project_power(f_new + state.u, budget)
     u = dual_update(state.u, f_new, z)
     return replace(state, f=f_new, z=z, u=u, round=state.round + 1), residuals(f_new, z, state.z)
