@@ -9,7 +9,11 @@ ASI (at the run's chosen ratio r*; the ASI module is what matters, the mask is n
 * ``obj_over_bg``: mean importance ``A`` on ground-truth object pixels / on background pixels (1 = no preference);
 * ``corr_w_objfrac``: correlation over all segments of ``w_s · S`` with the segment's object-pixel fraction.
 
-An untrained ASI (fresh initialisation) is reported as the reference. Decides nothing about the test verdicts.
+An untrained ASI (fresh initialisation) is reported as the reference. With ``--ablate`` also: the same trained
+``lam-sc`` evaluated on validation (the run's channels, SNRs, noise streams and bit budget) with its segment
+weights forced to uniform at inference (``w_s = 1/S``, ``A ≡ 1``) — ``d_ssim``/``d_ssim_obj``/``d_psnr_obj`` =
+trained weights − forced uniform: does the model *use* the small variation of its weights? Decides nothing about
+the test verdicts.
 With ``--json PATH`` writes every run's statistics there.
 
     PYTHONPATH=$PWD python benchmarks/sam_attention_check.py --out RUN [RUN2 …] [--json PATH]
@@ -63,9 +67,29 @@ def asi_outputs(model: LamSc, data, max_segments: int, bs: int = 80) -> dict[str
     return {k: torch.cat(v) for k, v in out.items()}
 
 
+def forced_uniform_effect(model: LamSc, cfg: SamConfig, val, ratio: float) -> dict[str, float]:
+    """Validation quality of ``model`` with its trained segment weights minus with uniform weights forced at inference."""
+    from scenarios.sam.evaluate import evaluate
+
+    model.asc.set_budget(cfg.asc_budget, ratio)
+
+    def quality() -> dict[str, float]:
+        rs = [evaluate(model, val, c, s, cfg.seed, cfg.max_segments, cfg.power) for c in cfg.channels for s in cfg.snrs_db]
+        return {key: float(np.mean([r[key].mean() for r in rs])) for key in ("ssim", "ssim_obj", "psnr_obj")}
+
+    trained = quality()
+    model.asi.mode = "uniform"
+    try:
+        forced = quality()
+    finally:
+        model.asi.mode = "attention"
+    return {f"d_{key}": trained[key] - forced[key] for key in trained}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, nargs="+", required=True, help="finished `semalign scenario sam` output folders")
+    p.add_argument("--ablate", action="store_true", help="also evaluate lam-sc with uniform segment weights forced at inference")
     p.add_argument("--json", type=Path, help="write the statistics of every run to this file")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -83,6 +107,8 @@ def main() -> None:
             model.load_state_dict(torch.load(job.checkpoint(run / "checkpoints"), map_location="cpu", weights_only=False)["model"])
             model.eval()
             res[f"seed {k}"] = attention_stats(**asi_outputs(model, val, cfg.max_segments))
+            if a.ablate:
+                res[f"seed {k}"] |= forced_uniform_effect(model, cfg, val, r_star)
         report.append(dict(run=str(run), object_weight=cfg.object_weight, ratio=r_star, split="val", images=len(val), stats=res))
         print(f"{run} (object_weight {cfg.object_weight:g}, lam-sc at {r_star:.1%}, {len(val)} validation scenes)")
         for name, st in res.items():
