@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-levels", dest="mask_levels", type=int, help="ASC feature levels L sent as a prefix (default 4; 1 = per-position on/off)")
     p.add_argument("--mask-block", dest="mask_block", type=int, help="ASC mask block side in latent positions (default 4)")
     p.add_argument("--curriculum", type=float, help="base models: share of images sent with a random prefix depth (default 0.5; 0 = off)")
+    p.add_argument("--object-weight", dest="object_weight", type=float,
+                   help="training loss: weight of pixels inside ground-truth object masks (background 1; default 1 = plain MSE)")
     p.add_argument("--target-ratio", dest="target_ratio", type=float, help="ASC mask ratio (fraction masked); default: chosen on the validation split")
     p.add_argument("--ratios", type=_floats, help="mask-ratio sweep, e.g. 0,0.2,0.4,0.6,0.8")
     p.add_argument("--snrs", dest="snrs_db", type=_floats, help="evaluation SNRs [dB], comma-separated")
@@ -59,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 _FIELDS = ("seed", "seeds", "seed_offset", "ratio_rule", "asc_budget", "val_images", "data", "data_dir", "train_images", "test_images", "steps", "finetune_steps", "batch_size",
-           "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "mask_levels", "mask_block", "curriculum", "target_ratio", "ratios", "snrs_db", "channels", "threads")
+           "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "mask_levels", "mask_block", "curriculum", "object_weight", "target_ratio", "ratios", "snrs_db", "channels", "threads")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -94,11 +96,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"semalign scenario sam: {e}", file=sys.stderr)
         return 2
 
-    from scenarios.sam.experiment import ResumeMismatch, run_experiment
+    from scenarios.sam.experiment import NoGroundTruth, ResumeMismatch, run_experiment
 
     try:
         result = run_experiment(cfg, args.out, progress=not args.quiet, segmenter=segmenter)
-    except (SegmenterError, FileNotFoundError, ResumeMismatch) as e:  # e.g. a malformed data folder found while loading
+    except (SegmenterError, FileNotFoundError, ResumeMismatch, NoGroundTruth) as e:  # e.g. a malformed data folder found while loading
         print(f"semalign scenario sam: {e}", file=sys.stderr)
         return 2
     a, s = result["checks"]["asc"], result["checks"]["asi"]
@@ -110,5 +112,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"ASC within SSIM margin {a['margin']}: {a['verdict']} (ΔSSIM {ad['mean']:+.4f} [{ad['lo']:+.4f}, {ad['hi']:+.4f}]); "
           f"ASI beats uniform weights: {s['verdict']} (ΔSSIM {sd['mean']:+.4f} [{sd['lo']:+.4f}, {sd['hi']:+.4f}]); "
           f"CI over {ad['n_seeds']} training seed(s)")
+    if "verdict_object_region" in s:
+        od = s["ssim_obj_diff_vs_uniform"]
+        print(f"ASI beats uniform weights inside the object masks (object-region SSIM): {s['verdict_object_region']} "
+              f"(ΔSSIM_obj {od['mean']:+.4f} [{od['lo']:+.4f}, {od['hi']:+.4f}])")
     print(f"wall {result['timing']['wall_s']} s, CPU {result['timing']['cpu_s']} s -> {args.out}/summary.md")
     return 0

@@ -47,6 +47,8 @@ class SamConfig(BaseModel):
     finetune_steps: int = Field(600, ge=1, le=1_000_000, description="ASC fine-tune steps per ratio")
     batch_size: int = Field(16, ge=1, le=4096)
     lr: float = Field(2e-3, gt=0, le=1)
+    object_weight: float = Field(1.0, ge=1, le=100, description="semantic-importance-weighted reconstruction loss: pixels "
+                                 "inside ground-truth object masks weigh this much, background 1 (1 = plain MSE); every variant alike")
     ratio_weight: float = Field(10.0, ge=0, description="weight λ of the mask-ratio loss term")
     target_ratio: float | None = Field(None, ge=0, lt=1, description="fraction of feature values masked (ASC); "
                                        "None = the largest sweep ratio whose validation SSIM is within the margin")
@@ -90,6 +92,8 @@ class SamConfig(BaseModel):
             raise ValueError("segmenter 'sam' needs sam_checkpoint (a local .pth file)")
         if self.data != "scenes" and self.data_dir is None:
             raise ValueError(f"data {self.data!r} needs data_dir (a local folder)")
+        if self.object_weight != 1 and self.data == "folder":
+            raise ValueError("object_weight needs ground-truth object masks (data 'scenes' or VOC with SegmentationObject/)")
         if not self.channels:
             raise ValueError("channels must name at least one of awgn, rayleigh")
         return self

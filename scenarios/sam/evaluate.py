@@ -11,7 +11,7 @@ import torch
 from channel.rng import make_generator
 from scenarios.sam.dataset import SegmentedImages
 from scenarios.sam.link import transmit
-from scenarios.sam.metrics import psnr, ssim
+from scenarios.sam.metrics import psnr, region_psnr, region_ssim, ssim
 from scenarios.sam.model import LamSc
 from scenarios.sam.training import batch
 
@@ -38,9 +38,13 @@ def reconstruct(model: LamSc, data: SegmentedImages, idx: np.ndarray, channel: s
 
 def evaluate(model: LamSc, data: SegmentedImages, channel: str, snr_db: float, seed: int, max_segments: int,
              power: float = 1.0) -> dict[str, np.ndarray]:
-    """Per-image ``psnr``, ``ssim``, ``keep`` (fraction of feature values sent), ``sent`` (complex symbols)."""
+    """Per-image ``psnr``, ``ssim``, ``keep`` (fraction of feature values sent), ``sent`` (complex symbols) and,
+    when the images have ground-truth objects, ``psnr_obj``/``ssim_obj`` inside the object masks (NaN otherwise)."""
     idx = np.arange(len(data))
     r = reconstruct(model, data, idx, channel, snr_db, seed, max_segments, power)
     ref = data.images.astype(np.float64) / 255
+    nan = np.full(len(idx), np.nan)
+    region = data.truth > 0 if data.truth is not None else None
     return dict(psnr=psnr(ref, r["recon"]), ssim=ssim(ref, r["recon"]), keep=r["keep"].reshape(len(idx), -1).mean(-1),
-                sent=r["sent"])
+                sent=r["sent"], psnr_obj=nan if region is None else region_psnr(ref, r["recon"], region),
+                ssim_obj=nan if region is None else region_ssim(ref, r["recon"], region))

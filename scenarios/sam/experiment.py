@@ -21,10 +21,11 @@ from scenarios.sam.plan import phase_a, phase_b, ratio_name, sweep_ratios
 from scenarios.sam.selection import choose_ratio, choose_ratio_ci
 from scenarios.sam.training import Job, train_job
 
-__all__ = ["run_experiment", "RESULT_COLUMNS", "ResumeMismatch"]
+__all__ = ["run_experiment", "RESULT_COLUMNS", "ResumeMismatch", "NoGroundTruth"]
 
 RESULT_COLUMNS = (
     "variant", "asi", "asc", "target_ratio", "channel", "snr_db", "psnr_db", "psnr_ci95", "ssim", "ssim_ci95",
+    "ssim_obj", "ssim_obj_ci95", "psnr_obj_db", "psnr_obj_ci95",
     "kept_fraction", "kept_fraction_std", "symbols_per_image", "values_per_image", "bits_per_image",
     "raw_bits_per_image", "segmenter", "images", "train_seeds",
 )
@@ -54,6 +55,8 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
     _check_same_training(cfg, out)
     write_json_atomic(out / "config.json", json.loads(cfg.model_dump_json()))
     train, val, test, seg_name = prepare(cfg, out, segmenter, progress)
+    if cfg.object_weight != 1 and train.truth is None:
+        raise NoGroundTruth(f"object_weight {cfg.object_weight:g} needs ground-truth object masks; these training images have none")
     t_data = time.perf_counter() - t0
     positions = (cfg.image_size // 4) ** 2
     side_bits = mask_side_bits(cfg.image_size // 4, cfg.mask_levels, cfg.mask_block)  # ASC mask side information
@@ -95,7 +98,8 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
                 per_image[(k, name, channel, snr)] = r
                 seed_bits[(k, name)] = float(bits_per_image(r["sent"], side_bits, job.asc, cfg.quant_bits).mean())
                 seed_rows.append(dict(train_seed=k, variant=name, channel=channel, snr_db=snr, ssim=round(float(r["ssim"].mean()), 5),
-                                      psnr_db=round(float(r["psnr"].mean()), 4), bits_per_image=round(seed_bits[(k, name)], 1),
+                                      psnr_db=round(float(r["psnr"].mean()), 4), ssim_obj=round(float(r["ssim_obj"].mean()), 5),
+                                      psnr_obj_db=round(float(r["psnr_obj"].mean()), 4), bits_per_image=round(seed_bits[(k, name)], 1),
                                       kept_fraction=round(float(r["keep"].mean()), 4)))
     variants = list(dict.fromkeys(name for (_, name) in finals))
     rows, bits = [], {}
@@ -105,11 +109,13 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
         bits[name] = float(np.mean([seed_bits[(k, name)] for k in ks]))  # the mask does not depend on the noise
         for channel in cfg.channels:
             for snr in cfg.snrs_db:
-                cat = {key: np.concatenate([per_image[(k, name, channel, snr)][key] for k in ks]) for key in ("psnr", "ssim", "keep", "sent")}
+                cat = {key: np.concatenate([per_image[(k, name, channel, snr)][key] for k in ks]) for key in ("psnr", "ssim", "keep", "sent", "psnr_obj", "ssim_obj")}
                 rows.append(dict(
                     variant=name, asi=job.asi, asc=job.asc, target_ratio=job.target_ratio, channel=channel, snr_db=snr,
                     psnr_db=round(float(cat["psnr"].mean()), 4), psnr_ci95=round(_ci(cat["psnr"]), 4),
                     ssim=round(float(cat["ssim"].mean()), 5), ssim_ci95=round(_ci(cat["ssim"]), 5),
+                    ssim_obj=round(float(cat["ssim_obj"].mean()), 5), ssim_obj_ci95=round(_ci(cat["ssim_obj"]), 5),
+                    psnr_obj_db=round(float(cat["psnr_obj"].mean()), 4), psnr_obj_ci95=round(_ci(cat["psnr_obj"]), 4),
                     kept_fraction=round(float(cat["keep"].mean()), 4), kept_fraction_std=round(float(cat["keep"].std()), 4),
                     symbols_per_image=round(float(cat["sent"].mean()), 2),
                     values_per_image=round(float(values_per_image(cat["sent"]).mean()), 2),
@@ -117,7 +123,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
                     segmenter=seg_name, images=len(test), train_seeds=len(ks),
                 ))
     write_tidy_csv(rows, out / "results.csv", RESULT_COLUMNS)
-    write_tidy_csv(seed_rows, out / "results_by_seed.csv", ("train_seed", "variant", "channel", "snr_db", "ssim", "psnr_db", "bits_per_image", "kept_fraction"))
+    write_tidy_csv(seed_rows, out / "results_by_seed.csv", ("train_seed", "variant", "channel", "snr_db", "ssim", "psnr_db", "ssim_obj", "psnr_obj_db", "bits_per_image", "kept_fraction"))
     write_tidy_csv(logs, out / "training.csv", ("train_seed", "job", "step", "loss", "mse", "keep"))
     sweep = {v: j.target_ratio for (k, v), j in finals.items() if k == first and j.asi == "attention" and j.asc}
     checks = must_hold(per_image, bits, sweep)
@@ -148,11 +154,15 @@ _EVAL_ONLY = {"test_images", "val_images", "seeds", "seed_offset", "ratio_rule",
 
 
 #: training settings added later, at the value that reproduces runs written before they existed (first ASC design)
-_LEGACY = {"mask_levels": 1, "mask_block": 1, "curriculum": 0.0}
+_LEGACY = {"mask_levels": 1, "mask_block": 1, "curriculum": 0.0, "object_weight": 1.0}
 
 
 class ResumeMismatch(ValueError):
     """``--out`` holds checkpoints trained with different settings."""
+
+
+class NoGroundTruth(ValueError):
+    """``object_weight`` > 1 on images without ground-truth object masks."""
 
 
 def _check_same_training(cfg: SamConfig, out: Path) -> None:

@@ -23,7 +23,9 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
         f"- data: {cfg['data']} ({cfg['train_images']} train / {cfg['test_images']} test images, "
         f"{cfg['image_size']}×{cfg['image_size']} RGB), seed {cfg['seed']}",
         f"- training: {cfg['seeds']} training seed(s) (seeds {cfg.get('seed_offset', 0)}…{cfg.get('seed_offset', 0) + cfg['seeds'] - 1}); {cfg['steps']} base + {cfg['finetune_steps']} fine-tune steps per variant, batch {cfg['batch_size']}, "
-        f"AWGN at SNR ~ U{tuple(cfg['train_snr_db'])} dB; base models with the mask-ratio curriculum {cfg.get('curriculum', 0.0):g}; evaluation on {', '.join(cfg['channels'])} at {list(cfg['snrs_db'])} dB",
+        f"AWGN at SNR ~ U{tuple(cfg['train_snr_db'])} dB; loss: "
+        + (f"object-weighted MSE (object pixels × {cfg['object_weight']:g}, background × 1)" if cfg.get('object_weight', 1.0) != 1 else "image MSE")
+        + f"; base models with the mask-ratio curriculum {cfg.get('curriculum', 0.0):g}; evaluation on {', '.join(cfg['channels'])} at {list(cfg['snrs_db'])} dB",
         f"- bit accounting: 2 real values per complex channel symbol × {cfg['quant_bits']} bits (counted, not simulated) "
         f"+ {result['mask_side_bits']} mask bits per image with ASC (depth of each of the {(cfg['image_size'] // 4 // cfg['mask_block']) ** 2} "
         f"mask blocks, {cfg['mask_levels']} feature levels; counted in every ASC bit figure); raw image = {result['raw_bits']:,} bits ({result['raw_values']:,} values)",
@@ -79,6 +81,18 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
             for w in a["sweep"].values()),
         f"- **ASI beats uniform segment weights** (both at {sel['ratio']:.0%}): SSIM(lam-sc) − SSIM(uniform-asi) = {stat(du)} "
         f"→ **{s['verdict']}**" + (f"; vs no ASI at all (no-asi, first training seed only): {dn['mean']:+.4f}" if dn else ""),
+    ]
+    if "verdict_object_region" in s:
+        lines += [
+            f"- **ASI beats uniform segment weights inside the ground-truth object masks** (object-region SSIM = mean SSIM map "
+            f"over object pixels, both at {sel['ratio']:.0%}, equal bits): SSIM_obj(lam-sc) − SSIM_obj(uniform-asi) = "
+            f"{stat(s['ssim_obj_diff_vs_uniform'])} → **{s['verdict_object_region']}**; object-region PSNR [dB]: "
+            f"{stat(s['psnr_obj_diff_vs_uniform'])} → {s['psnr_obj_verdict']}",
+        ]
+    if chk.get("asc_object_region"):
+        ao = chk["asc_object_region"]
+        lines.append(f"- inside the object masks, lam-sc − no-asc: SSIM_obj {stat(ao['ssim_obj_diff'])}; PSNR_obj {stat(ao['psnr_obj_diff'])} dB")
+    lines += [
         f"- verdicts: 'holds' = the whole CI on the passing side, 'does NOT hold' = the whole CI on the failing side, "
         f"'undecided' = the CI straddles the threshold (training variance too large for this many seeds)",
         f"- ASC ratio adapts to content (first training seed): kept fraction per image {ad['kept_mean']:.2f} ± {ad['kept_std']:.2f} "

@@ -1,4 +1,5 @@
-"""Training of one variant: Adam on image MSE (+ the ASC ratio term), AWGN at random SNRs, checkpointed atomically.
+"""Training of one variant: Adam on image MSE — object-weighted with ``cfg.object_weight`` > 1
+(:mod:`scenarios.sam.objective`) — (+ the ASC ratio term), AWGN at random SNRs, checkpointed atomically.
 
 Base models (no ``init_from``) train with the mask-ratio curriculum (``cfg.curriculum``): a random share of
 the images is sent with a random prefix of the feature levels (:func:`scenarios.sam.asc.random_depth_mask`),
@@ -26,8 +27,9 @@ from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import SegmentedImages
 from scenarios.sam.link import transmit
 from scenarios.sam.model import LamSc
+from scenarios.sam.objective import pixel_weights, weighted_mse
 
-__all__ = ["Job", "batch", "train_job"]
+__all__ = ["Job", "batch", "object_region", "train_job"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,13 @@ def batch(data: SegmentedImages, idx: np.ndarray | torch.Tensor, max_segments: i
     x = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float() / 255
     masks, valid = segments_onehot(torch.from_numpy(data.segments[idx].astype(np.int64)), max_segments)
     return x, masks, valid
+
+
+def object_region(data: SegmentedImages, idx: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Ground-truth object pixels bool ``[B, 1, H, W]`` (``truth > 0``); needs ``data.truth``."""
+    if data.truth is None:
+        raise ValueError("these images have no ground-truth object masks (needed by object_weight and the object-region metrics)")
+    return torch.from_numpy(data.truth[np.asarray(idx)] > 0)[:, None]
 
 
 def _save(path: Path, state: dict) -> None:
@@ -98,7 +107,8 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
             grid = x.shape[-1] // 4
             keep = random_depth_mask(cfg.batch_size, cfg.mask_levels, grid, grid, cfg.curriculum, g)
         fwd = model(x, masks, valid, lambda s, k: transmit(s, k, snr, "awgn", g, cfg.power), keep=keep)
-        mse = torch.nn.functional.mse_loss(fwd.recon, x)
+        weights = pixel_weights(object_region(data, idx), cfg.object_weight) if cfg.object_weight != 1 else None
+        mse = weighted_mse(fwd.recon, x, weights)  # plain MSE at object_weight 1
         loss = mse + (cfg.ratio_weight * mask_ratio_loss(fwd.keep, job.target_ratio) if job.asc else 0.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()

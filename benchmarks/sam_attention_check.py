@@ -1,0 +1,122 @@
+"""SAM scenario: does the learned ASI attention differ from uniform segment weights? (validation split only)
+
+For each training seed of finished ``semalign scenario sam`` runs (``--out RUN …``), run the ``lam-sc`` model's
+ASI (at the run's chosen ratio r*; the ASI module is what matters, the mask is not used) on the run's
+**validation** scenes (train objects; never the test split) and report:
+
+* ``max_w_times_S``: mean over images of ``max_s w_s · S`` (S = the image's segments; 1 = uniform weights);
+* the block-averaged importance ``Ā`` (16×16-pixel blocks = the ASC mask blocks): std, min, max (≡ 1 if uniform);
+* ``obj_over_bg``: mean importance ``A`` on ground-truth object pixels / on background pixels (1 = no preference);
+* ``corr_w_objfrac``: correlation over all segments of ``w_s · S`` with the segment's object-pixel fraction.
+
+An untrained ASI (fresh initialisation) is reported as the reference. With ``--ablate`` also: the same trained
+``lam-sc`` evaluated on validation (the run's channels, SNRs, noise streams and bit budget) with its segment
+weights forced to uniform at inference (``w_s = 1/S``, ``A ≡ 1``) — ``d_ssim``/``d_ssim_obj``/``d_psnr_obj`` =
+trained weights − forced uniform: does the model *use* the small variation of its weights? Decides nothing about
+the test verdicts.
+With ``--json PATH`` writes every run's statistics there.
+
+    PYTHONPATH=$PWD python benchmarks/sam_attention_check.py --out RUN [RUN2 …] [--json PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from protocol.atomic import write_json_atomic
+from scenarios.sam.config import SamConfig
+from scenarios.sam.dataset import prepare
+from scenarios.sam.model import LamSc
+from scenarios.sam.plan import phase_a, ratio_name
+from scenarios.sam.training import batch, object_region
+
+
+def attention_stats(weights: torch.Tensor, valid: torch.Tensor, importance: torch.Tensor, masks: torch.Tensor,
+                    objects: torch.Tensor, block: int = 16) -> dict[str, float]:
+    """The statistics above from ASI outputs ``weights [B,S]``, ``valid [B,S]``, ``importance [B,1,H,W]``,
+    segment ``masks [B,S,H,W]`` and ground-truth ``objects`` bool ``[B,1,H,W]``."""
+    n = valid.sum(-1).float()
+    wmax = (weights.amax(-1) * n).mean()
+    blocks = torch.nn.functional.avg_pool2d(importance, block).flatten()
+    obj = objects.float()
+    a_obj = (importance * obj).flatten(1).sum(-1) / obj.flatten(1).sum(-1).clamp_min(1)
+    a_bg = (importance * (1 - obj)).flatten(1).sum(-1) / (1 - obj).flatten(1).sum(-1).clamp_min(1)
+    both = (obj.flatten(1).sum(-1) > 0) & ((1 - obj).flatten(1).sum(-1) > 0)
+    area = masks.flatten(2).sum(-1)
+    frac = torch.einsum("bshw,bhw->bs", masks, obj[:, 0]) / area.clamp_min(1)
+    ws, fs = (weights * n[:, None])[valid], frac[valid]
+    corr = float(np.corrcoef(ws.numpy(), fs.numpy())[0, 1]) if ws.std() > 0 and fs.std() > 0 else float("nan")
+    return dict(max_w_times_S=float(wmax), block_importance_std=float(blocks.std()), block_importance_min=float(blocks.min()),
+                block_importance_max=float(blocks.max()), obj_over_bg=float((a_obj[both] / a_bg[both]).mean()),
+                corr_w_objfrac=corr)
+
+
+@torch.no_grad()
+def asi_outputs(model: LamSc, data, max_segments: int, bs: int = 80) -> dict[str, torch.Tensor]:
+    out: dict[str, list] = {k: [] for k in ("weights", "valid", "importance", "masks", "objects")}
+    for lo in range(0, len(data), bs):
+        idx = np.arange(lo, min(lo + bs, len(data)))
+        x, masks, valid = batch(data, idx, max_segments)
+        _, w, imp = model.asi(x, masks, valid)
+        for k, v in zip(out, (w, valid, imp, masks, object_region(data, idx))):
+            out[k].append(v)
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def forced_uniform_effect(model: LamSc, cfg: SamConfig, val, ratio: float) -> dict[str, float]:
+    """Validation quality of ``model`` with its trained segment weights minus with uniform weights forced at inference."""
+    from scenarios.sam.evaluate import evaluate
+
+    model.asc.set_budget(cfg.asc_budget, ratio)
+
+    def quality() -> dict[str, float]:
+        rs = [evaluate(model, val, c, s, cfg.seed, cfg.max_segments, cfg.power) for c in cfg.channels for s in cfg.snrs_db]
+        return {key: float(np.mean([r[key].mean() for r in rs])) for key in ("ssim", "ssim_obj", "psnr_obj")}
+
+    trained = quality()
+    model.asi.mode = "uniform"
+    try:
+        forced = quality()
+    finally:
+        model.asi.mode = "attention"
+    return {f"d_{key}": trained[key] - forced[key] for key in trained}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, nargs="+", required=True, help="finished `semalign scenario sam` output folders")
+    p.add_argument("--ablate", action="store_true", help="also evaluate lam-sc with uniform segment weights forced at inference")
+    p.add_argument("--json", type=Path, help="write the statistics of every run to this file")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    report = []
+    for run in a.out:
+        cfg = SamConfig(**json.loads((run / "config.json").read_text()))
+        r_star = json.loads((run / "results.json").read_text())["checks"]["selection"]["ratio"]
+        _, val, _, _ = prepare(cfg, run, progress=False)
+        res: dict[str, dict] = {}
+        torch.manual_seed(0)
+        res["untrained"] = attention_stats(**asi_outputs(LamSc("attention", True, cfg.latent_channels, cfg.mask_levels, cfg.mask_block), val, cfg.max_segments))
+        for k in cfg.train_seeds:
+            job = phase_a(cfg, k)[1][ratio_name(r_star)]
+            model = LamSc(job.asi, job.asc, cfg.latent_channels, cfg.mask_levels, cfg.mask_block)
+            model.load_state_dict(torch.load(job.checkpoint(run / "checkpoints"), map_location="cpu", weights_only=False)["model"])
+            model.eval()
+            res[f"seed {k}"] = attention_stats(**asi_outputs(model, val, cfg.max_segments))
+            if a.ablate:
+                res[f"seed {k}"] |= forced_uniform_effect(model, cfg, val, r_star)
+        report.append(dict(run=str(run), object_weight=cfg.object_weight, ratio=r_star, split="val", images=len(val), stats=res))
+        print(f"{run} (object_weight {cfg.object_weight:g}, lam-sc at {r_star:.1%}, {len(val)} validation scenes)")
+        for name, st in res.items():
+            print(f"  {name:10s} " + ", ".join(f"{key} {v:.4f}" for key, v in st.items()), flush=True)
+
+    if a.json:
+        write_json_atomic(a.json, report)
+
+
+if __name__ == "__main__":
+    main()
