@@ -116,7 +116,7 @@ def ap_update(
         answered = f_local.shape[0] if weights is None else max(int((weights > 0).sum()), 1)
         res = residuals(f, z, state.z, used)
         nz = max(_norms(z)[0], 1e-30)
-        primal = float(consensus_residuals(f_local, z, state.z, torch.ones(1, dtype=torch.float64), True,
+        primal = float(consensus_residuals(f_local, z, state.z, torch.ones(1, dtype=torch.float64, device=f_local.device), True,
                                            weights)[0]) / answered ** 0.5  # RMS of ‖F_k − Z‖
         res = replace(res, primal=primal / nz)
     else:
@@ -126,6 +126,6 @@ def ap_update(
     new_pen = pen
     if rule.adaptive:
         r, s = consensus_residuals(f_local, z, state.z, pen, shared, weights)
-        new_pen, u_scale = balance_penalty(pen, r, s, rule.mu, rule.tau)
+        new_pen, u_scale = balance_penalty(pen, r, s, rule.mu, rule.tau, rule.rho / rule.span, rule.rho * rule.span)
         u = u * u_scale.to(device=u.device, dtype=u.real.dtype).reshape(-1, 1, 1)
     return replace(state, f=f, z=z, u=u, round=state.round + 1, rho=new_pen), res

@@ -277,7 +277,12 @@ class Coordinator:
         except Exception as e:  # noqa: BLE001 — any damage: one clear error, nothing half-restored
             raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
                              "move it away to start afresh") from None
-        if meta["config"] != self.cfg.model_dump(mode="json"):
+        saved = meta["config"]
+        try:  # a checkpoint from before a field existed holds that field's default
+            saved = RunConfig.model_validate(saved).model_dump(mode="json")
+        except ValidationError:
+            pass
+        if saved != self.cfg.model_dump(mode="json"):
             raise ValueError(f"checkpoint {path} belongs to a different run configuration")
         self.state = APState(f=arrays["F"], z=arrays["Z"], u=arrays["U"], round=int(meta["round"]),
                              rho=arrays.get("RHO"))

@@ -28,6 +28,8 @@ class PenaltyRule:
     scale: float = 0.3
     mu: float = 10.0
     tau: float = 2.0
+    span: float = 1e6  # residual balancing keeps ρ within [rho/span, rho·span]
+
 
     @classmethod
     def from_config(cls, cfg) -> "PenaltyRule":
@@ -88,10 +90,12 @@ def consensus_residuals(
 
 
 def balance_penalty(
-    rho: torch.Tensor, primal: torch.Tensor, dual: torch.Tensor, mu: float = 10.0, tau: float = 2.0
+    rho: torch.Tensor, primal: torch.Tensor, dual: torch.Tensor, mu: float = 10.0, tau: float = 2.0,
+    lo: float = 0.0, hi: float = float("inf"),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Residual balancing (Boyd et al. 2011, §3.4.1; DESIGN.md §3 step 6), batched over ``[B]``:
-    ``ρ ← τρ`` if ``r > μ s``, ``ρ ← ρ/τ`` if ``s > μ r``, else unchanged.
+    ``ρ ← τρ`` if ``r > μ s``, ``ρ ← ρ/τ`` if ``s > μ r``, else unchanged; kept in ``[lo, hi]``
+    (a bounded ρ cannot overflow, and stops changing once it sits at a bound).
 
     Returns the new ``ρ`` and the factor ``ρ_old/ρ_new`` by which the *scaled* dual ``U = Y/ρ``
     must be multiplied so that the unscaled dual ``Y`` is unchanged.
@@ -100,4 +104,5 @@ def balance_penalty(
     down = dual > mu * primal
     factor = torch.where(up, torch.full_like(rho, tau), torch.where(down, torch.full_like(rho, 1.0 / tau),
                                                                       torch.ones_like(rho)))
-    return rho * factor, 1.0 / factor
+    new = (rho * factor).clamp(min=lo, max=hi)
+    return new, rho / new

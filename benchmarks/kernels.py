@@ -120,7 +120,7 @@ def engine_iteration(state: APState, users: Users, stats: Stats, shape: Shape) -
     """One iteration as ``scenarios.admm.admm_solve`` runs it: the fused shared round
     (:mod:`scenarios.fused_round`), its operands built once as the engine builds them once per run."""
     if stats.operands is None or stats.operands.h is not users.h:
-        stats.operands = RoundOperands.build(users.h, stats.tyy, users.noise_var, None)
+        stats.operands = RoundOperands.build(users.h, stats.tyy, users.noise_var, stats.rxx)
     return fused_shared_round(state, stats.operands, shape.rho, shape.power)[0]
 
 

@@ -66,7 +66,7 @@ def admm_solve(
     rule = PenaltyRule.from_config(cfg)
     # the fused round (all users here, same numbers) covers the paper's fixed ρ and shared dual only
     fused = shared and rxx is None and cfg.aggregation == "mean" and rule.mode == "fixed" and cfg.dual == "shared"
-    ops = RoundOperands.build(prob.h_est, prob.tyy, prob.noise_var, None) if fused else None
+    ops = RoundOperands.build(prob.h_est, prob.tyy, prob.noise_var, prob.rxx) if fused else None
     history: list[dict] = []
     it = 0
     for it in range(1, cfg.iterations + 1):

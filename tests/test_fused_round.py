@@ -75,3 +75,18 @@ def test_engine_takes_fused_round_and_matches_split_path(synthetic, monkeypatch)
     assert torch.allclose(fused.state.f, state.f, rtol=1e-8, atol=1e-10)
     assert [h["objective"] for h in fused.history][-1] == pytest.approx(
         float(admm.profile_objective(prob, state.z).sum()), rel=1e-8)
+
+
+@pytest.mark.parametrize("change", [dict(whiten=False), dict(aggregation="trimmed-mean"), dict(rho_mode="adaptive"),
+                                    dict(dual="per-user"), dict(method="multilink")])
+def test_engine_keeps_the_split_path_where_the_fused_round_does_not_apply(synthetic, monkeypatch, change):
+    import scenarios.admm as admm
+
+    cfg = RunConfig(users=3, tx_antennas=2, rx_antennas=2, channel_uses=1, pilots=600, test_samples=200,
+                    tol=0.0, iterations=3, **change)
+    prob = build_problem(cfg, synthetic, torch.complex64, torch.device("cpu"))
+    calls = []
+    real = admm.fused_shared_round
+    monkeypatch.setattr(admm, "fused_shared_round", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    admm_solve(prob, cfg, shared=cfg.method != "multilink", track=False)
+    assert calls == []

@@ -32,6 +32,9 @@ def test_balance_penalty_rule_on_numbers():
     assert torch.allclose(new * u_scale, rho)  # the unscaled dual ρU is unchanged
     new3, _ = balance_penalty(rho, r, s, mu=10.0, tau=3.0)
     assert new3.tolist() == [3.0, 4.0 / 3.0, 2.0, 0.5]
+    capped, u_cap = balance_penalty(rho, r, s, mu=10.0, tau=2.0, lo=1.0, hi=1.5)  # bounded: no overflow
+    assert capped.tolist() == [1.5, 1.5, 1.5, 1.0]
+    assert torch.allclose(capped * u_cap, rho)
 
 
 def test_consensus_residuals_match_a_loop():
@@ -194,3 +197,35 @@ def test_coordinator_equals_engine_and_resumes_with_rho_and_per_user_duals(synth
     while not again.converged():
         again.step(exchange_round(again, devices))
     assert torch.equal(again.transmit, full.transmit)
+
+
+def test_checkpoint_from_before_the_penalty_fields_resumes(synthetic, tmp_path):
+    """A checkpoint written before ``rho_mode``/``dual`` existed holds their defaults: it resumes."""
+    import json
+
+    import numpy as np
+
+    from ap_server.coordinator import STATE_FILE, Coordinator
+    from scenarios.loopback import exchange_round, handshake, make_devices
+
+    cfg = parse_run_config(dict(users=2, tx_antennas=2, rx_antennas=2, channel_uses=1, pilots=600, test_samples=200,
+                                iterations=4, tol=0.0))
+    coord, devices = Coordinator(cfg, synthetic.ap_train, synthetic.ap_test), make_devices(cfg, synthetic)
+    handshake(coord, devices)
+    coord.step(exchange_round(coord, devices))
+    coord.checkpoint(tmp_path)
+    path = tmp_path / STATE_FILE
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    for key in ("rho_mode", "rho_scale", "rho_mu", "rho_tau", "dual"):
+        del meta["config"][key]
+    arrays["meta"] = np.array(json.dumps(meta))
+    arrays.pop("RHO", None)
+    np.savez(path, **arrays)
+    again = Coordinator(cfg, synthetic.ap_train, synthetic.ap_test)
+    assert again.restore(tmp_path) and again.round == coord.round
+    other = parse_run_config(dict(users=2, tx_antennas=2, rx_antennas=2, channel_uses=1, pilots=600, test_samples=200,
+                                  iterations=4, tol=0.0, dual="per-user"))
+    with pytest.raises(ValueError, match="different run configuration"):
+        Coordinator(other, synthetic.ap_train, synthetic.ap_test).restore(tmp_path)
