@@ -33,7 +33,9 @@ class APState:
 
 @dataclass(frozen=True)
 class Residuals:
-    """Primal ``‖F − Z‖`` and dual ``ρ‖Z − Z_prev‖`` residuals, relative (DESIGN.md §3)."""
+    """Primal ``‖F − Z‖`` and dual ``‖Z − Z_prev‖`` residuals relative to ``‖Z‖`` (the stopping
+    rule of DESIGN.md §3; without the factor ρ, which residual balancing adds in
+    :mod:`ap_server.penalty`)."""
 
     primal: float
     dual: float
