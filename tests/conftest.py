@@ -34,6 +34,14 @@ def crandn(*shape, dtype=torch.complex128, generator=None) -> torch.Tensor:
     return torch.complex(re, im) / 2**0.5
 
 
+def tiny_sam_args(out, *extra: str) -> list[str]:
+    """``semalign scenario sam`` on a few images and steps into ``out``; ``extra`` options are
+    appended (argparse keeps the last value of a repeated option)."""
+    return ["scenario", "sam", "--out", str(out), "--train-images", "16", "--test-images", "4", "--val-images", "4",
+            "--seeds", "2", "--steps", "2", "--finetune-steps", "2", "--snrs", "10", "--channels", "awgn",
+            *extra, "--quiet"]
+
+
 @pytest.fixture(scope="session")
 def synthetic():
     return make_synthetic(users=4, train=2000, test=600, seed=3)

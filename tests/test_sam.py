@@ -14,6 +14,7 @@ from scenarios.sam.link import normalise_power, to_symbols, transmit
 from scenarios.sam.sam_backend import SamSegmenter, masks_from_sam_records
 from scenarios.sam.scenes import make_scenes
 from scenarios.sam.segmenter import Segmenter, SegmenterError, SuperpixelSegmenter, make_segmenter
+from tests.conftest import tiny_sam_args
 
 
 @pytest.fixture(scope="module")
@@ -333,9 +334,8 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     from scenarios.cli import main
 
     out = tmp_path / "sam"
-    args = ["scenario", "sam", "--out", str(out), "--train-images", "24", "--test-images", "4", "--val-images", "4",
-            "--seeds", "2", "--steps", "3", "--finetune-steps", "2", "--ratios", "0.8", "--target-ratio", "0.5",
-            "--snrs", "5,15", "--channels", "awgn", "--quiet"]
+    args = tiny_sam_args(out, "--train-images", "24", "--steps", "3", "--ratios", "0.8", "--target-ratio", "0.5",
+                         "--snrs", "5,15")
     assert main(args) == 0
     rows = list(csv.DictReader((out / "results.csv").open()))
     variants = {r["variant"] for r in rows}

@@ -10,6 +10,7 @@ import torch
 
 from scenarios.sam.asc import AdaptiveMask, budget_mask
 from scenarios.sam.selection import choose_ratio_ci, lower_bounds
+from tests.conftest import tiny_sam_args
 
 
 # --- the margin-safe ratio rule (pure function, synthetic numbers) ------------------------------
@@ -136,10 +137,7 @@ def test_tiny_run_with_fresh_seeds_and_the_ci_rule(tmp_path):
     from scenarios.cli import main
 
     out = tmp_path / "sam"
-    args = ["scenario", "sam", "--out", str(out), "--train-images", "16", "--test-images", "4", "--val-images", "4",
-            "--seeds", "2", "--seed-offset", "3", "--steps", "2", "--finetune-steps", "2", "--ratios", "0.25,0.5",
-            "--snrs", "10", "--channels", "awgn", "--quiet"]
-    assert main(args) == 0
+    assert main(tiny_sam_args(out, "--seed-offset", "3", "--ratios", "0.25,0.5")) == 0
     result = json.loads((out / "results.json").read_text())
     sel = result["checks"]["selection"]
     assert sel["ratio_rule"] == "ci" and sel["asc_budget"] == "batch" and set(sel["val_ssim_diff_lo"]) == {"0.25", "0.5"}

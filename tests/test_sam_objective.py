@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
 
 from scenarios.sam.metrics import psnr, region_psnr, region_ssim, ssim
+from tests.conftest import tiny_sam_args
 from scenarios.sam.objective import pixel_weights, weighted_mse
 
 
@@ -100,17 +102,17 @@ def test_tiny_run_with_object_weight_writes_object_region_metrics(tmp_path):
     from scenarios.cli import main
 
     out = tmp_path / "sam"
-    args = ["scenario", "sam", "--out", str(out), "--train-images", "8", "--test-images", "4", "--val-images", "4",
-            "--seeds", "1", "--steps", "1", "--finetune-steps", "1", "--ratios", "0.5", "--snrs", "10",
-            "--channels", "awgn", "--object-weight", "4", "--quiet"]
-    assert main(args) == 0
+    small = ("--train-images", "8", "--seeds", "1", "--steps", "1", "--finetune-steps", "1", "--ratios", "0.5")
+    assert main(tiny_sam_args(out, *small, "--object-weight", "4")) == 0
     result = json.loads((out / "results.json").read_text())
     assert result["config"]["object_weight"] == 4
-    assert result["checks"]["asi"]["verdict_object_region"] in {"holds", "does NOT hold", "undecided"}
+    asi = result["checks"]["asi"]
+    assert math.isfinite(asi["ssim_obj_diff_vs_uniform"]["mean"])  # measured inside the object masks
+    assert asi["verdict_object_region"] in {"holds", "does NOT hold", "undecided"}
     header = (out / "results.csv").read_text().splitlines()[0].split(",")
     assert {"ssim_obj", "ssim_obj_ci95", "psnr_obj_db", "psnr_obj_ci95"} <= set(header)
     assert "object-weighted MSE (object pixels × 4" in (out / "summary.md").read_text()
-    assert main([*args[:-3], "--object-weight", "2", "--quiet"]) == 2   # a different loss into the same --out: refused
+    assert main(tiny_sam_args(out, *small, "--object-weight", "2")) == 2   # a different loss into the same --out: refused
 
 
 @pytest.mark.parametrize("extra, needle", [
