@@ -7,7 +7,8 @@ __all__ = ["initial_f"]
 
 
 def initial_f(
-    kind: str, symbols: int, chol: torch.Tensor, budget: float, generator: torch.Generator | None = None
+    kind: str, symbols: int, chol: torch.Tensor, budget: float, generator: torch.Generator | None = None,
+    real: bool = False,
 ) -> torch.Tensor:
     r"""``F₀`` ``[1, M, m]`` with ``tr(F₀F₀^H) = P_T``.
 
@@ -18,7 +19,9 @@ def initial_f(
     - ``"first-k"``: the first ``M`` (whitened) features, like the First-K baseline.
     - ``"random"``: i.i.d. complex Gaussian, scaled to the budget.
 
-    When ``M > m`` the extra rows are zero.
+    When ``M > m`` the extra rows are zero. ``real`` (widely-linear processing, DESIGN.md §2):
+    the real part, so F₀ is a real map (for a real ``chol`` the ``"pca"`` and ``"first-k"`` F₀
+    already are).
     """
     m = chol.shape[-1]
     dtype, device = chol.dtype, chol.device
@@ -39,5 +42,7 @@ def initial_f(
         f = torch.complex(re, im).to(dtype)
     else:
         raise ValueError(f"unknown init {kind!r} (pca, first-k, random)")
+    if real:
+        f = torch.complex(f.real, torch.zeros_like(f.real))
     f = f * torch.sqrt(budget / f.abs().pow(2).sum())
     return f.unsqueeze(0)

@@ -50,6 +50,9 @@ class RunConfig(BaseModel):
     test_samples: int = Field(2000, ge=1, description="held-out samples for MSE/accuracy")
     method: Literal["federated", "multilink", "first-k", "top-k", "centralised"] = "federated"
     protocol: Literal["paper", "compact"] = Field("compact", description="message form (DESIGN.md §4)")
+    processing: Literal["linear", "widely-linear"] = Field(
+        "linear", description="latents as packed complex symbols with complex-linear F, G (paper), or real latents "
+                              "with widely-linear F, G on the real-composite channel (DESIGN.md §2)")
     csi: bool = Field(True, description="AP has CSI (sends H F X) or not (sends F X)")
     csi_nmse: float = Field(0.0, ge=0, le=10, description="NMSE of the channel estimate used in training")
     precision: Literal["single", "double"] = Field("single", description="complex64 or complex128")
@@ -94,6 +97,12 @@ class RunConfig(BaseModel):
     def symbols(self) -> int:
         """Complex channel symbols per latent vector, ``N_T · c``."""
         return self.tx_antennas * self.channel_uses
+
+    @property
+    def f_rows(self) -> int:
+        """Rows of F: the ``N_T · c`` complex symbols, or their ``2 N_T · c`` real and imaginary
+        parts under widely-linear processing (DESIGN.md §2)."""
+        return self.symbols * (2 if self.processing == "widely-linear" else 1)
 
 
 def format_validation_error(err: ValidationError) -> str:

@@ -49,7 +49,8 @@ def round_stats(prob: Problem, f: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 def initial_state_f(prob: Problem, cfg: RunConfig) -> torch.Tensor:
     """``F₀`` for this run (DESIGN.md §3, initialisation)."""
     gen = make_generator(cfg.seed, "init", prob.x.device)
-    return initial_f(cfg.init, cfg.symbols, prob.ap_whitener.chol, cfg.power, gen)
+    return initial_f(cfg.init, cfg.f_rows, prob.ap_whitener.chol, cfg.power, gen,
+                     real=prob.processing == "widely-linear")
 
 
 def admm_solve(

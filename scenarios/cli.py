@@ -19,7 +19,7 @@ _RUN_FIELDS = (
     "users", "tx_antennas", "rx_antennas", "channel_uses", "snr_db", "user_snr_db", "power", "iterations",
     "rho", "rho_mode", "rho_scale", "rho_mu", "rho_tau", "dual", "tol", "seed", "pilots", "test_samples", "method", "protocol", "csi", "csi_nmse", "precision",
     "device", "whiten", "init", "transmit", "ap_encoder", "user_encoders", "latents", "channels",
-    "cache_dir", "data_dir", "zoo_profile", "threads", "user_metric", "metric_eps",
+    "cache_dir", "data_dir", "zoo_profile", "threads", "user_metric", "metric_eps", "processing",
 )
 
 
@@ -79,6 +79,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--user-metric", dest="user_metric", choices=("mse", "task"),
                    help="each user's private error metric: mse (paper, default) or task (its classifier's)")
     g.add_argument("--metric-eps", dest="metric_eps", type=float, help="task metric: weight of plain MSE (default 0.1, chosen on validation data)")
+    g.add_argument("--processing", choices=("linear", "widely-linear"),
+                   help="F and G complex-linear on packed latents (paper, default) or widely-linear on "
+                        "real latents over the real-composite channel (ADMM methods)")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ap_server.consensus import power
-from channel import PRECISION_DTYPES, add_user_noise
+from channel import PRECISION_DTYPES, add_user_noise, add_user_noise_composite
 from protocol.accounting import matrix_bytes, round_message_shapes
 from protocol.config import RunConfig
 from protocol.packing import complex_dim
@@ -28,15 +28,20 @@ def decode_with(prob: Problem, f: torch.Tensor, seed: int) -> torch.Tensor:
     """Transmit the test set with ``F`` through the true channels; each user designs its
     final ``G_k`` on its estimate and decodes: ``Ŷ = G (H F X + W)`` ``[K, p, n_te]``."""
     g = g_step(prob.h_est @ f, prob.rxx, prob.ryx, prob.noise_var)
-    rx = add_user_noise(prob.h @ f @ prob.x_test, prob.noise_var, seed, "eval-noise")
+    noisy = add_user_noise_composite if prob.processing == "widely-linear" else add_user_noise
+    rx = noisy(prob.h @ f @ prob.x_test, prob.noise_var, seed, "eval-noise")
     return g @ rx
 
 
 def payload_bytes(cfg: RunConfig, prob: Problem, rounds: int) -> dict:
-    """Bytes each way for ``rounds`` ADMM rounds (DESIGN.md §4 message shapes)."""
+    """Bytes each way for ``rounds`` ADMM rounds (DESIGN.md §4 message shapes); widely-linear
+    messages are real matrices (half the bytes per entry) on real and imaginary parts."""
     item = 16 if cfg.precision == "double" else 8
+    rows = 1
+    if prob.processing == "widely-linear":
+        item, rows = item // 2, 2
     shapes = round_message_shapes(
-        cfg.protocol, cfg.csi, prob.x.shape[0], prob.n, cfg.symbols, cfg.rx_antennas * cfg.channel_uses
+        cfg.protocol, cfg.csi, prob.x.shape[0], prob.n, cfg.f_rows, rows * cfg.rx_antennas * cfg.channel_uses
     )
     per = {k: sum(matrix_bytes(s, item) for s in v) * prob.users for k, v in shapes.items()}
     return {
@@ -73,6 +78,8 @@ def run(
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     start = time.perf_counter()
+    if cfg.method in ("first-k", "top-k") and cfg.processing != "linear":
+        cfg = cfg.model_copy(update={"processing": "linear"})  # baselines send complex features (DESIGN.md §5)
     device = resolve_device(cfg.device)
     prob = build_problem(cfg, data, PRECISION_DTYPES[cfg.precision], device)
     y_hat, sol = run_problem(cfg, prob, on_iteration)

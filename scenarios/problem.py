@@ -12,9 +12,9 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from channel import all_links, expand_uses, noise_variance
+from channel import all_links, composite_noise_variance, expand_uses, noise_variance, real_composite
 from protocol.config import ConfigError, RunConfig
-from protocol.packing import complex_dim, unpack
+from protocol.packing import feature_dim, from_features
 from protocol.pilots import prepare_side, select_pilots
 from protocol.whitening import Whitener
 from scenarios.latents import LatentData
@@ -53,6 +53,7 @@ class Problem:
     h_est: torch.Tensor  # [K, N_R c, N_T c] estimate, block diagonal
     noise_var: torch.Tensor  # [K] float64
     pilot_index: np.ndarray
+    processing: str = "linear"  # "widely-linear": real features, real-composite channels (DESIGN.md §2)
 
     @property
     def users(self) -> int:
@@ -69,9 +70,9 @@ class Problem:
 
     def decode_user(self, k: int, y_hat_w: torch.Tensor) -> np.ndarray:
         """User k's whitened complex estimate ``[p, N]`` → its real latents ``[N, d_k]``."""
-        pk = complex_dim(self.user_dims[k])
+        pk = feature_dim(self.user_dims[k], self.processing)
         y = self.user_whiteners[k].unwhiten(y_hat_w[:pk])
-        return unpack(y.T, self.user_dims[k]).cpu().double().numpy()
+        return from_features(y.T, self.user_dims[k], self.processing).cpu().double().numpy()
 
 
 def build_problem(cfg: RunConfig, data: LatentData, dtype: torch.dtype, device: torch.device) -> Problem:
@@ -82,13 +83,14 @@ def build_problem(cfg: RunConfig, data: LatentData, dtype: torch.dtype, device: 
     users = data.users[: cfg.users]
     idx = select_pilots(data.ap_train.shape[0], cfg.pilots, cfg.seed)
     n_te = min(cfg.test_samples, data.ap_test.shape[0])
-    x, x_test, ap_w = prepare_side(data.ap_train[idx], data.ap_test[:n_te], cfg.whiten, dtype, device)
+    proc = cfg.processing
+    x, x_test, ap_w = prepare_side(data.ap_train[idx], data.ap_test[:n_te], cfg.whiten, dtype, device, proc)
 
-    p = max(complex_dim(u.dim) for u in users)
+    p = max(feature_dim(u.dim, proc) for u in users)
     ys, yts, uws = [], [], []
     for k, u in enumerate(users):
         yk, ytk, w = prepare_user_side(u.train[idx], u.test[:n_te], cfg.whiten, dtype, device,
-                                       u.classifier, cfg.user_metric, cfg.metric_eps, k)
+                                       u.classifier, cfg.user_metric, cfg.metric_eps, k, proc)
         pad = p - yk.shape[0]
         ys.append(torch.nn.functional.pad(yk, (0, 0, 0, pad)))
         yts.append(torch.nn.functional.pad(ytk, (0, 0, 0, pad)))
@@ -100,12 +102,14 @@ def build_problem(cfg: RunConfig, data: LatentData, dtype: torch.dtype, device: 
                                      dtype, device, cfg.channels)
     except ValueError as e:
         raise ConfigError(str(e)) from e
+    h, h_est = expand_uses(h_bar, cfg.channel_uses), expand_uses(h_est_bar, cfg.channel_uses)
+    noise_var = noise_variance(cfg.snrs(), cfg.power, cfg.channel_uses).to(device)
+    if proc == "widely-linear":  # the same links on real and imaginary parts (channel.composite)
+        h, h_est, noise_var = real_composite(h), real_composite(h_est), composite_noise_variance(noise_var)
     return Problem(
         x=x, x_test=x_test, ap_whitener=ap_w,
         y=y, y_test=y_test, user_whiteners=uws, user_dims=[u.dim for u in users],
         rxx=x @ x.mH / n, ryx=y @ x.mH / n, ryy_trace=y.abs().pow(2).sum(dim=(-2, -1)) / n,
-        h_bar=h_bar, h=expand_uses(h_bar, cfg.channel_uses),
-        h_est_bar=h_est_bar, h_est=expand_uses(h_est_bar, cfg.channel_uses),
-        noise_var=noise_variance(cfg.snrs(), cfg.power, cfg.channel_uses).to(device),
-        pilot_index=idx,
+        h_bar=h_bar, h=h, h_est_bar=h_est_bar, h_est=h_est, noise_var=noise_var,
+        pilot_index=idx, processing=proc,
     )

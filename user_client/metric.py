@@ -32,9 +32,12 @@ __all__ = ["MetricWhitener", "packed_classifier", "task_metric", "prepare_user_s
 USER_METRICS = ("mse", "task")
 
 
-def packed_classifier(weight: np.ndarray, dtype: torch.dtype, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Classifier rows ``w_j`` (``[C, d]``) → packed complex columns ``w̃_j`` (``[⌈d/2⌉, C]``, DESIGN.md §2)."""
-    return complex_columns(np.asarray(weight, dtype=np.float64), dtype, device)
+def packed_classifier(
+    weight: np.ndarray, dtype: torch.dtype, device: torch.device | str = "cpu", processing: str = "linear"
+) -> torch.Tensor:
+    """Classifier rows ``w_j`` (``[C, d]``) → feature columns ``w̃_j`` (``[⌈d/2⌉, C]`` packed,
+    ``[d, C]`` widely linear; DESIGN.md §2)."""
+    return complex_columns(np.asarray(weight, dtype=np.float64), dtype, device, processing)
 
 
 def task_metric(w: torch.Tensor, chol: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,16 +81,16 @@ class MetricWhitener:
 def prepare_user_side(
     train_rows: np.ndarray, test_rows: np.ndarray, whiten: bool, dtype: torch.dtype,
     device: torch.device | str = "cpu", classifier: Classifier | None = None,
-    metric: Literal["mse", "task"] = "mse", eps: float = 0.1, user: int | str = "",
+    metric: Literal["mse", "task"] = "mse", eps: float = 0.1, user: int | str = "", processing: str = "linear",
 ) -> tuple[torch.Tensor, torch.Tensor, Whitener | MetricWhitener]:
     """A user's pilots and test latents in its working coordinates (:func:`prepare_side`), then,
     for ``metric="task"``, multiplied by its private task metric ``M`` (DESIGN.md §3 *User metric*)."""
-    y, y_test, w = prepare_side(train_rows, test_rows, whiten, dtype, device)
+    y, y_test, w = prepare_side(train_rows, test_rows, whiten, dtype, device, processing)
     if metric == "mse":
         return y, y_test, w
     if metric != "task":
         raise ConfigError(f"field 'user_metric': unknown metric {metric!r} (known: {', '.join(USER_METRICS)})")
     if classifier is None:
         raise ConfigError(f"field 'user_metric': 'task' needs a classifier, user {user} has none")
-    m, m_inv = task_metric(packed_classifier(classifier.weight, dtype, device), w.chol, eps)
+    m, m_inv = task_metric(packed_classifier(classifier.weight, dtype, device, processing), w.chol, eps)
     return m @ y, m @ y_test, MetricWhitener(w, m, m_inv)

@@ -1,0 +1,45 @@
+r"""The real-composite form of a complex MIMO link, for widely-linear processing (DESIGN.md §2).
+
+A complex link ``r = H s + w`` is, on real and imaginary parts, the real link
+
+.. math:: \begin{bmatrix}\Re r\\ \Im r\end{bmatrix} =
+          \begin{bmatrix}\Re H & -\Im H\\ \Im H & \Re H\end{bmatrix}
+          \begin{bmatrix}\Re s\\ \Im s\end{bmatrix} + \begin{bmatrix}\Re w\\ \Im w\end{bmatrix},
+          \qquad \Re w, \Im w \sim \mathcal N(0, \tfrac{σ^2}{2} I).
+
+The same physical channel, symbols and noise; any real-linear (widely-linear) F and G act on it as
+ordinary matrices. Tensors stay complex with zero imaginary part, so the math core runs unchanged.
+"""
+from __future__ import annotations
+
+import torch
+
+from channel.noise import add_user_noise
+
+__all__ = ["real_composite", "composite_noise_variance", "add_user_noise_composite"]
+
+
+def real_composite(h: torch.Tensor) -> torch.Tensor:
+    """``[..., R, T]`` complex → ``[..., 2R, 2T]`` real-composite matrix (complex dtype, zero imaginary part)."""
+    top = torch.cat([h.real, -h.imag], dim=-1)
+    bottom = torch.cat([h.imag, h.real], dim=-1)
+    real = torch.cat([top, bottom], dim=-2)
+    return torch.complex(real, torch.zeros_like(real))
+
+
+def composite_noise_variance(noise_var: torch.Tensor) -> torch.Tensor:
+    """Per real dimension: ``σ²/2`` for complex noise of variance ``σ²``."""
+    return noise_var / 2
+
+
+def add_user_noise_composite(x: torch.Tensor, variance: torch.Tensor, seed: int, stream: str) -> torch.Tensor:
+    """:func:`channel.add_user_noise` on the real-composite signal ``x`` ``[K, 2R, n]`` with
+    per-real-dimension ``variance`` ``[K]``: the complex noise ``w`` ``[K, R, n]`` of variance
+    ``2·variance`` is drawn from the same stream as the complex link's, and ``[Re w; Im w]`` added."""
+    rows = x.shape[-2]
+    if rows % 2:
+        raise ValueError(f"a real-composite signal has an even number of rows, got {rows}")
+    zeros = torch.zeros(*x.shape[:-2], rows // 2, x.shape[-1], dtype=x.dtype, device=x.device)
+    w = add_user_noise(zeros, 2 * variance, seed, stream)
+    noise = torch.cat([w.real, w.imag], dim=-2)
+    return x + torch.complex(noise, torch.zeros_like(noise))
