@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ap_server.admm import APState, PenaltyRule, ap_update, start_state
 from ap_server.consensus import power
 from ap_server.init import initial_f
-from channel import expand_uses, make_generator, user_link
+from channel import expand_uses, make_generator, real_composite, user_link
 from protocol.accounting import ByteLedger, array_bytes
 from protocol.atomic import write_npz_atomic
 from protocol.config import RunConfig
@@ -29,6 +29,7 @@ from protocol.messages import (
 )
 from protocol.packing import complex_dim
 from protocol.pilots import prepare_side, select_pilots
+from protocol.wire import from_wire, to_wire
 
 __all__ = ["Coordinator", "UserStatus"]
 
@@ -57,14 +58,17 @@ class Coordinator:
         self.dtype = DTYPES[cfg.precision]
         idx = select_pilots(ap_train.shape[0], cfg.pilots, cfg.seed)
         n_te = min(cfg.test_samples, ap_test.shape[0])
-        self.x, self.x_test, self.whitener = prepare_side(ap_train[idx], ap_test[:n_te], cfg.whiten, self.dtype)
+        self.real = cfg.processing == "widely-linear"  # real features, maps and messages (DESIGN.md §2)
+        self.x, self.x_test, self.whitener = prepare_side(ap_train[idx], ap_test[:n_te], cfg.whiten, self.dtype,
+                                                          processing=cfg.processing)
+        self.ap_dim = int(ap_train.shape[1])
         self.n = self.x.shape[-1]
         self.m = self.x.shape[0]
         self.rxx = self.x @ self.x.mH / self.n
         gen = make_generator(cfg.seed, "init")
         self.state: APState = start_state(
-            initial_f(cfg.init, cfg.symbols, self.whitener.chol, cfg.power, gen), cfg.power, cfg.users, True,
-            cfg.dual)
+            initial_f(cfg.init, cfg.f_rows, self.whitener.chol, cfg.power, gen, real=self.real), cfg.power, cfg.users,
+            True, cfg.dual)
         self.users: dict[int, UserStatus] = {}
         self._h_est: dict[int, torch.Tensor] = {}
         self.ledger = ByteLedger()
@@ -79,7 +83,7 @@ class Coordinator:
         return RunParameters(run_seed=c.seed, pilots=c.pilots, tx_antennas=c.tx_antennas, channel_uses=c.channel_uses,
                              ap_features=self.m, rho=c.rho, power=c.power, iterations=c.iterations, csi=c.csi,
                              csi_nmse=c.csi_nmse, whiten=c.whiten, test_samples=self.x_test.shape[-1],
-                             protocol=c.protocol, precision=c.precision)
+                             protocol=c.protocol, precision=c.precision, processing=c.processing)
 
     def accept_join(self, data: dict) -> JoinRequest | None:
         """Validate a join request; unknown or duplicate user ids are refused."""
@@ -94,16 +98,20 @@ class Coordinator:
         if req.user_id in self.users and JoinRequest.model_validate(self.users[req.user_id].join) != req:
             log.warning("join rejected: user id %d already joined with other settings", req.user_id)
             return None
+        if self.real and "widely-linear" not in req.capabilities:
+            log.warning("join rejected: user %d cannot do widely-linear processing", req.user_id)
+            return None
         self.users.setdefault(req.user_id, UserStatus(join=req.model_dump()))
         if self.cfg.csi:
             _, est = user_link(req.user_id, req.rx_antennas, self.cfg.tx_antennas, self.cfg.seed,
                                self.cfg.csi_nmse, self.dtype, "cpu", self.cfg.channels, self.cfg.users)
-            self._h_est[req.user_id] = expand_uses(est, self.cfg.channel_uses)
+            h_est = expand_uses(est, self.cfg.channel_uses)
+            self._h_est[req.user_id] = real_composite(h_est) if self.real else h_est
         return req
 
     def pilot_broadcast(self, user_id: int) -> PilotBroadcast:
         """Compact mode: X once (counted as downlink of round 0)."""
-        msg = PilotBroadcast(x=self.x.resolve_conj().numpy())
+        msg = PilotBroadcast(x=to_wire(self.x, self.real))
         self.ledger.add(0, "downlink", user_id, array_bytes([msg.x]))
         return msg
 
@@ -117,7 +125,7 @@ class Coordinator:
         t = self._h_est[user_id] @ f if self.cfg.csi else f
         if self.cfg.protocol == "paper":
             t = t @ self.x
-        return t.resolve_conj().numpy()
+        return to_wire(t, self.real)
 
     def round_request(self, user_id: int) -> RoundRequest:
         msg = RoundRequest(round=self.round, user_id=user_id, payload=self._payload(user_id, self.state.f[0]))
@@ -126,7 +134,7 @@ class Coordinator:
         return msg
 
     def reply_shapes(self) -> dict:
-        big_m = self.cfg.symbols
+        big_m = self.cfg.f_rows
         cols = self.n if self.cfg.protocol == "paper" else self.m
         return {"gram_shape": (big_m, big_m), "cross_shape": (big_m, cols)}
 
@@ -152,7 +160,7 @@ class Coordinator:
             if first != self.round and self._asked.get(sender, {}).get(first) != asked:
                 self.reject(sender, f"replayed: arrays identical to its reply of round {first}")
                 return None
-        ctx = {"round": self.round, "user_id": sender, **self.reply_shapes()}
+        ctx = {"round": self.round, "user_id": sender, "real": self.real, **self.reply_shapes()}
         try:
             reply = RoundReply.model_validate(data, context=ctx)
         except ValidationError as e:
@@ -164,13 +172,13 @@ class Coordinator:
     def step(self, replies: dict[int, RoundReply], wall_time: float | None = None) -> dict:
         """Local F-steps of the users that answered, global F, Z, U (DESIGN.md §3 steps 2–5)."""
         k = self.cfg.users
-        big_m = self.cfg.symbols
+        big_m = self.cfg.f_rows
         gram = torch.zeros(k, big_m, big_m, dtype=self.dtype)
         cross = torch.zeros(k, big_m, self.m, dtype=self.dtype)
         weights = torch.zeros(k, dtype=torch.float64)
         for uid, r in replies.items():
-            gram[uid] = torch.from_numpy(r.gram)
-            c = torch.from_numpy(r.cross)
+            gram[uid] = from_wire(r.gram, self.dtype, real=self.real)
+            c = from_wire(r.cross, self.dtype, real=self.real)
             cross[uid] = c @ self.x.mH / self.n if self.cfg.protocol == "paper" else c
             weights[uid] = 1.0
         for uid, st in self.users.items():
@@ -204,7 +212,7 @@ class Coordinator:
     def evaluate_request(self, user_id: int) -> EvaluateRequest:
         f = self.transmit[0]
         return EvaluateRequest(round=self.round, user_id=user_id, payload=self._payload(user_id, f),
-                               tx_test=(f @ self.x_test).resolve_conj().numpy())
+                               tx_test=to_wire(f @ self.x_test, self.real))
 
     def accept_metrics(self, sender: int, data: dict) -> EvaluateReply | None:
         if sender not in self.users:
@@ -234,7 +242,7 @@ class Coordinator:
         led = self.ledger.summary()
         return {
             "config": self.cfg.model_dump(mode="json"), "method": "federated", "source": "flower",
-            "ap_encoder": self.ap_name, "compression": self.cfg.symbols / self.m, "users": rows, "mean": mean,
+            "ap_encoder": self.ap_name, "compression": self.cfg.symbols / complex_dim(self.ap_dim), "users": rows, "mean": mean,
             "tr_FFH": float(power(self.transmit).max()), "iterations": self.round,
             "bytes": self._bytes_summary(led),
             "history": self.history,

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import torch
 
-from channel.noise import add_user_noise
+from channel.noise import add_noise
+from channel.rng import make_generator
 
-__all__ = ["real_composite", "composite_noise_variance", "add_user_noise_composite"]
+__all__ = ["real_composite", "composite_noise_variance", "add_noise_composite", "add_user_noise_composite"]
 
 
 def real_composite(h: torch.Tensor) -> torch.Tensor:
@@ -32,14 +33,22 @@ def composite_noise_variance(noise_var: torch.Tensor) -> torch.Tensor:
     return noise_var / 2
 
 
-def add_user_noise_composite(x: torch.Tensor, variance: torch.Tensor, seed: int, stream: str) -> torch.Tensor:
-    """:func:`channel.add_user_noise` on the real-composite signal ``x`` ``[K, 2R, n]`` with
-    per-real-dimension ``variance`` ``[K]``: the complex noise ``w`` ``[K, R, n]`` of variance
-    ``2·variance`` is drawn from the same stream as the complex link's, and ``[Re w; Im w]`` added."""
+def add_noise_composite(x: torch.Tensor, variance: torch.Tensor | float, generator: torch.Generator) -> torch.Tensor:
+    """:func:`channel.add_noise` on a real-composite signal ``x`` ``[..., 2R, n]`` with
+    per-real-dimension ``variance``: complex noise ``w`` ``[..., R, n]`` of variance ``2·variance``
+    is drawn as for the complex link, and ``[Re w; Im w]`` added."""
     rows = x.shape[-2]
     if rows % 2:
         raise ValueError(f"a real-composite signal has an even number of rows, got {rows}")
     zeros = torch.zeros(*x.shape[:-2], rows // 2, x.shape[-1], dtype=x.dtype, device=x.device)
-    w = add_user_noise(zeros, 2 * variance, seed, stream)
+    w = add_noise(zeros, 2 * torch.as_tensor(variance), generator)
     noise = torch.cat([w.real, w.imag], dim=-2)
     return x + torch.complex(noise, torch.zeros_like(noise))
+
+
+def add_user_noise_composite(x: torch.Tensor, variance: torch.Tensor, seed: int, stream: str) -> torch.Tensor:
+    """:func:`add_noise_composite` with user k's noise from stream ``{stream}-k`` (the stream of
+    :func:`channel.add_user_noise`): ``x`` ``[K, 2R, n]``, ``variance`` ``[K]``."""
+    return torch.stack([
+        add_noise_composite(x[k], variance[k], make_generator(seed, f"{stream}-{k}", x.device)) for k in range(x.shape[0])
+    ])

@@ -1,7 +1,7 @@
 """Validated models of every AP <-> user message (DESIGN.md §4).
 
-Array fields are numpy arrays checked for dtype (complex), finiteness and, given a
-validation context, shape. A message that fails raises :class:`pydantic.ValidationError`
+Array fields are numpy arrays checked for dtype (complex; real in widely-linear runs, DESIGN.md
+§2), finiteness and, given a validation context, shape and (``real``) the run's dtype family. A message that fails raises :class:`pydantic.ValidationError`
 whose text names the field; the receiver logs it and drops the message.
 """
 from __future__ import annotations
@@ -37,8 +37,8 @@ MAX_ELEMENTS = 50_000_000  # refuse absurd payloads before any arithmetic on the
 def _complex_array(v: Any) -> np.ndarray:
     if not isinstance(v, np.ndarray):
         raise ValueError(f"expected a numpy array, got {type(v).__name__}")
-    if v.dtype not in (np.complex64, np.complex128):
-        raise ValueError(f"expected complex64/complex128, got {v.dtype}")
+    if v.dtype not in (np.complex64, np.complex128, np.float32, np.float64):
+        raise ValueError(f"expected complex64/complex128 (float32/float64 in widely-linear runs), got {v.dtype}")
     if v.ndim != 2:
         raise ValueError(f"expected a 2-D matrix, got {v.ndim}-D shape {v.shape}")
     if v.size > MAX_ELEMENTS:
@@ -54,6 +54,13 @@ ComplexArray = Annotated[
     PlainValidator(_complex_array),
     PlainSerializer(lambda a: {"shape": list(a.shape), "dtype": str(a.dtype)}, when_used="json"),
 ]
+
+
+def _check_kind(name: str, arr: np.ndarray, real: bool | None) -> None:
+    """``real`` (from the context): the run is widely-linear (real arrays) or not (complex ones)."""
+    if real is not None and bool(real) == np.iscomplexobj(arr):
+        want = "real float32/float64 (widely-linear run)" if real else "complex64/complex128"
+        raise ValueError(f"{name} must be {want}, got {arr.dtype}")
 
 
 def _check_shape(name: str, arr: np.ndarray, expected: tuple[int, ...] | None) -> None:
@@ -93,6 +100,7 @@ class RunParameters(_Message):
     test_samples: int = Field(ge=1)
     protocol: Literal["paper", "compact"]
     precision: Literal["single", "double"]
+    processing: Literal["linear", "widely-linear"] = "linear"
 
 
 class PilotBroadcast(_Message):
@@ -104,6 +112,7 @@ class PilotBroadcast(_Message):
     def _shape(self, info: ValidationInfo) -> "PilotBroadcast":
         ctx = info.context or {}
         _check_shape("x", self.x, ctx.get("x_shape"))
+        _check_kind("x", self.x, ctx.get("real"))
         return self
 
 
@@ -122,6 +131,7 @@ class RoundRequest(_Message):
     def _shape(self, info: ValidationInfo) -> "RoundRequest":
         ctx = info.context or {}
         _check_shape("payload", self.payload, ctx.get("payload_shape"))
+        _check_kind("payload", self.payload, ctx.get("real"))
         return self
 
 
@@ -147,6 +157,8 @@ class RoundReply(_Message):
             raise ValueError(f"round {self.round} is not the current round {ctx['round']} ({when})")
         _check_shape("gram", self.gram, ctx.get("gram_shape"))
         _check_shape("cross", self.cross, ctx.get("cross_shape"))
+        _check_kind("gram", self.gram, ctx.get("real"))
+        _check_kind("cross", self.cross, ctx.get("real"))
         if self.gram.shape[0] != self.gram.shape[1]:
             raise ValueError(f"gram must be square, got {self.gram.shape}")
         if self.cross.shape[0] != self.gram.shape[0]:
@@ -172,6 +184,8 @@ class EvaluateRequest(_Message):
         ctx = info.context or {}
         _check_shape("payload", self.payload, ctx.get("payload_shape"))
         _check_shape("tx_test", self.tx_test, ctx.get("tx_test_shape"))
+        _check_kind("payload", self.payload, ctx.get("real"))
+        _check_kind("tx_test", self.tx_test, ctx.get("real"))
         return self
 
 

@@ -77,20 +77,24 @@ def test_flower_run_equals_engine(cluster, latents, tmp_path, protocol, csi):
     assert len(res["round_wall_times_s"]) == 3 and res["startup_s"] > 0
 
 
-def test_flower_task_metric_equals_engine(cluster, latents, tmp_path):
-    """The users' private task metric (DESIGN.md §3 *User metric*) over Flower: each ClientApp's
-    UserDevice applies it; same F and per-user accuracy as the engine, and F differs from plain MSE.
+def test_flower_task_metric_widely_linear_equals_engine(cluster, latents, tmp_path):
+    """The users' private task metric (DESIGN.md §3 *User metric*) with widely-linear processing
+    (DESIGN.md §2) over Flower: each ClientApp's UserDevice applies its metric, real matrices travel;
+    same F, per-user accuracy and bytes per round as the engine, and F differs from plain MSE.
     Run in the paper's message form without CSI at the AP, the fourth protocol × CSI case."""
     from scenarios.engine import run
 
-    cfg = RunConfig(**BASE, latents=latents, user_metric="task", protocol="paper", csi=False)
+    cfg = RunConfig(**BASE, latents=latents, user_metric="task", protocol="paper", csi=False, processing="widely-linear")
     res = _run(cluster, cfg, tmp_path / "task")
     assert res["completed_users"] == [0, 1, 2]
     ref = _engine_transmit(cfg)
-    assert _rel(_state(tmp_path / "task")["Z"], ref) <= 1e-5
+    z = _state(tmp_path / "task")["Z"]
+    assert z.shape[-2] == 2 * cfg.symbols and _rel(z, ref) <= 1e-5
     assert _rel(_engine_transmit(cfg.model_copy(update={"user_metric": "mse"})), ref) > 1e-3
     eng = run(cfg, load_npz_latents(latents))
     assert [u["accuracy"] for u in res["users"]] == [u["accuracy"] for u in eng["users"]]
+    assert res["bytes"]["uplink_per_round"] == eng["bytes"]["uplink_per_round"]
+    assert res["bytes"]["downlink_per_round"] == eng["bytes"]["downlink_per_round"]
 
 
 def test_bad_messages_and_a_killed_user(tmp_path, latents, caplog):

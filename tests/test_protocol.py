@@ -78,7 +78,7 @@ def _reply(**kw):
 
 
 def test_round_reply_validation():
-    ctx = {"round": 3, "user_id": 1, "gram_shape": (4, 4), "cross_shape": (4, 6)}
+    ctx = {"round": 3, "user_id": 1, "gram_shape": (4, 4), "cross_shape": (4, 6), "real": False}  # as the AP checks
     RoundReply.model_validate(_reply(), context=ctx)
     cases = {
         "shape": _reply(cross=np.ones((4, 5), np.complex64)),
@@ -93,6 +93,13 @@ def test_round_reply_validation():
     for needle, data in cases.items():
         with pytest.raises(ValidationError, match=needle):
             RoundReply.model_validate(data, context=ctx)
+    # a widely-linear run (DESIGN.md §2) takes real arrays only
+    real = {**ctx, "real": True}
+    RoundReply.model_validate(_reply(gram=np.eye(4, dtype=np.float32), cross=np.ones((4, 6), np.float32)), context=real)
+    with pytest.raises(ValidationError, match="widely-linear"):
+        RoundReply.model_validate(_reply(cross=np.ones((4, 6), np.float32)), context=real)
+    with pytest.raises(ValidationError, match="complex64/complex128"):
+        RoundReply.model_validate(_reply(gram=np.eye(4, dtype=np.int64)), context=real)
 
 
 def test_round_request_and_join_validation():

@@ -94,3 +94,57 @@ def test_widely_linear_messages_count_real_entries(synthetic):
     # compact protocol with CSI: downlink H F is [N_R c, m] complex vs [2 N_R c, m_real] real (4-byte entries)
     assert lin["downlink_per_round"] == 4 * (2 * (m_real // 2)) * 8
     assert wl["downlink_per_round"] == 4 * (4 * m_real) * 4
+
+
+# -- the message protocol (AP Coordinator <-> UserDevice, as the Flower runtime drives them) ------------
+
+LOOP = dict(users=3, tx_antennas=2, rx_antennas=2, channel_uses=2, pilots=900, test_samples=300, iterations=12,
+            tol=0.0, processing="widely-linear")
+
+
+@pytest.mark.parametrize("protocol, csi", [("compact", True), ("paper", False)])
+def test_widely_linear_loopback_equals_engine_with_real_messages(synthetic, protocol, csi):
+    from scenarios.loopback import run_loopback
+
+    cfg = RunConfig(**LOOP, protocol=protocol, csi=csi)
+    seen: list[dict] = []
+    res, coord = run_loopback(cfg, synthetic, tamper=lambda r, u, d: seen.append(d) or d)
+    prob = build_problem(cfg, synthetic, torch.complex64, torch.device("cpu"))
+    ref = admm_solve(prob, cfg, track=False).transmit
+    assert float((coord.transmit - ref).norm() / ref.norm()) <= 1e-5
+    assert all(not np.iscomplexobj(d[k]) for d in seen for k in ("gram", "cross"))  # real parts only travel
+    eng = run(cfg, synthetic)
+    for a, b in zip(res["users"], eng["users"]):
+        assert a["accuracy"] == b["accuracy"]
+        assert a["mse"] == pytest.approx(b["mse"], rel=1e-4)
+    if protocol == "compact":  # the engine's accounting is what the runtime sends
+        assert res["bytes"]["downlink_per_round"] == eng["bytes"]["downlink_per_round"]
+        assert res["bytes"]["uplink_per_round"] == eng["bytes"]["uplink_per_round"]
+
+
+def test_complex_reply_in_a_widely_linear_run_is_rejected_and_the_round_goes_on(synthetic, caplog):
+    import logging
+
+    from scenarios.loopback import run_loopback
+
+    def tamper(rnd, uid, data):
+        if uid == 1 and rnd == 2:
+            return {**data, "gram": data["gram"].astype(np.complex64)}
+        return data
+
+    with caplog.at_level(logging.WARNING, logger="semalign.ap"):
+        res, coord = run_loopback(RunConfig(**LOOP), synthetic, tamper=tamper)
+    assert coord.history[2]["answered"] == [0, 2]
+    assert any("user 1" in r.getMessage() and "widely-linear" in r.getMessage() for r in caplog.records)
+    assert len(res["users"]) == 3
+
+
+def test_user_without_widely_linear_capability_is_refused(synthetic):
+    from ap_server.coordinator import Coordinator
+    from scenarios.loopback import make_devices
+
+    cfg = RunConfig(**LOOP)
+    coord = Coordinator(cfg, synthetic.ap_train, synthetic.ap_test)
+    join = make_devices(cfg, synthetic)[0].join_request().model_dump()
+    assert coord.accept_join({**join, "capabilities": ("compact", "csi")}) is None
+    assert coord.accept_join(join) is not None

@@ -72,7 +72,8 @@ def configure(msg: Message, context: Context) -> Message:
     dev.configure(params)
     context.state.config_records[_PARAMS] = ConfigRecord({"json": params.model_dump_json()})
     if x is not None:
-        pilots = PilotBroadcast.model_validate({"x": x}, context={"x_shape": (params.ap_features, params.pilots)})
+        pilots = PilotBroadcast.model_validate({"x": x}, context={"x_shape": (params.ap_features, params.pilots),
+                                                                  "real": params.processing == "widely-linear"})
         dev.receive_pilots(pilots)
         context.state.array_records[_PILOTS] = ArrayRecord({"x": Array(pilots.x)})
     return Message(dict_to_record({"user_id": dev.user_id}), reply_to=msg)
