@@ -247,7 +247,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from scenarios.sweep_plots import plot_sweep, summary_markdown
-    from scenarios.sweep_runner import TIMING_COLUMNS, point_rows, run_points, timing_rows, write_tidy_csv
+    from scenarios.sweep_runner import TIMING_COLUMNS, claim_folder, point_rows, run_points, timing_rows, write_tidy_csv
     from scenarios.sweeps import PAPER_SEEDS, SWEEPS, make_points
 
     base = config_from_args(args)
@@ -264,6 +264,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         _prepare_sweep_latents(base, points)
     out = args.out or Path(f"runs/sweep-{args.name}")
     out.mkdir(parents=True, exist_ok=True)
+    claim_folder(out, args.name, base)
     if groups is not None:
         from scenarios.similarity_groups import plot_similarity, write_groups
 

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Callable
 
 from protocol.atomic import write_bytes_atomic, write_json_atomic
-from protocol.config import RunConfig
+from pydantic import ValidationError
+
+from protocol.config import ConfigError, RunConfig
 from scenarios.sweeps import Point, point_config
 
-__all__ = ["run_points", "point_rows", "timing_rows", "write_tidy_csv", "CSV_COLUMNS", "TIMING_COLUMNS"]
+__all__ = ["claim_folder", "run_points", "point_rows", "timing_rows", "write_tidy_csv", "CSV_COLUMNS", "TIMING_COLUMNS"]
 
 CSV_COLUMNS = ("sweep", "panel", "x_name", "x", "method", "group", "seed", "user", "encoder", "accuracy", "mse",
                "nmse", "oracle_accuracy", "compression", "users", "iterations")
@@ -22,6 +24,33 @@ TIMING_COLUMNS = ("sweep", "panel", "x", "method", "group", "seed", "users", "it
 
 _DATA: dict = {}  # latents of this process, per latent-selecting settings (loaded once per worker)
 _LATENT_FIELDS = ("latents", "ap_encoder", "user_encoders", "users", "cache_dir", "data_dir", "zoo_profile")
+
+
+BASE_FILE = "base.json"
+_NOT_RESULTS = {"threads"}  # settings that do not change a point's numbers
+
+
+def claim_folder(out: Path, sweep: str, base: RunConfig) -> None:
+    """Tie ``out`` to this sweep and base config on its first run. Stored points are keyed by the
+    point's own settings only, so resuming with other base settings (say ``--snr`` or
+    ``--processing``) would mix their results: that is refused, naming the settings that differ."""
+    want = {"sweep": sweep, "config": base.model_dump(mode="json", exclude=_NOT_RESULTS)}
+    path = out / BASE_FILE
+    if not path.exists():
+        write_json_atomic(path, want)
+        return
+    try:
+        have = json.loads(path.read_text())
+        # a folder from before a setting existed holds that setting's default
+        have_cfg = RunConfig.model_validate(have["config"]).model_dump(mode="json", exclude=_NOT_RESULTS)
+        have_sweep = have["sweep"]
+    except (OSError, ValueError, KeyError, TypeError, ValidationError) as e:
+        raise ConfigError(f"{path} is unreadable ({type(e).__name__}); choose another --out or remove it") from None
+    diff = sorted(k for k in set(have_cfg) | set(want["config"]) if have_cfg.get(k) != want["config"].get(k))
+    if have_sweep != sweep or diff:
+        what = f"sweep {have_sweep}" if have_sweep != sweep else ", ".join(diff)
+        raise ConfigError(f"field 'out': {out} holds a sweep with other settings ({what}); "
+                          "resume it with the same settings or choose another --out")
 
 
 def _init_worker(base: RunConfig, threads: int) -> None:

@@ -129,6 +129,12 @@ def test_quick_sweep_rows_rerun_and_plots(npz, tmp_path, capsys):
     assert "0 point(s) run" in capsys.readouterr().out
     assert {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()} == before
     assert (out / "results.csv").read_text().splitlines() == rows
+    # other base settings would mix their numbers with the stored ones: refused, nothing touched
+    capsys.readouterr()
+    assert main([*_sweep_args(path, out), "--processing", "widely-linear", "--snr", "10"]) == 2
+    assert "processing, snr_db" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()} == before
+    assert main([*_sweep_args(path, out), "--threads", "2"]) == 0  # threads do not change the numbers
 
 
 def test_interrupted_sweep_resumes_to_the_same_csv(npz, tmp_path):
