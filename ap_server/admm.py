@@ -12,7 +12,7 @@ from ap_server.consensus import dual_update, global_f, project_power
 from ap_server.fstep import local_f_step_closed, local_f_step_sylvester
 from ap_server.penalty import PenaltyRule, balance_penalty, consensus_residuals, scaled_penalty
 
-__all__ = ["APState", "Residuals", "ap_update", "residuals", "start_state", "PenaltyRule"]
+__all__ = ["APState", "Residuals", "ap_update", "residuals", "start_state", "PenaltyRule", "real_matrix"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,16 @@ class APState:
     def transmit(self, which: str) -> torch.Tensor:
         """The pre-equalizer used for transmission: ``Z`` (feasible) or ``F``."""
         return self.z if which == "z" else self.f
+
+    def real_part(self) -> "APState":
+        """Widely-linear runs (DESIGN.md §2): every iterate is a real matrix; drop the round-off
+        imaginary parts the complex solvers leave, so they cannot build up over rounds."""
+        return replace(self, f=real_matrix(self.f), z=real_matrix(self.z), u=real_matrix(self.u))
+
+
+def real_matrix(t: torch.Tensor) -> torch.Tensor:
+    """``Re t`` kept in ``t``'s complex dtype."""
+    return torch.complex(t.real, torch.zeros_like(t.real))
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ class Coordinator:
 
     def pilot_broadcast(self, user_id: int) -> PilotBroadcast:
         """Compact mode: X once (counted as downlink of round 0)."""
-        msg = PilotBroadcast(x=to_wire(self.x, self.real))
+        msg = PilotBroadcast.model_validate({"x": to_wire(self.x, self.real)}, context={"real": self.real})
         self.ledger.add(0, "downlink", user_id, array_bytes([msg.x]))
         return msg
 
@@ -128,7 +128,9 @@ class Coordinator:
         return to_wire(t, self.real)
 
     def round_request(self, user_id: int) -> RoundRequest:
-        msg = RoundRequest(round=self.round, user_id=user_id, payload=self._payload(user_id, self.state.f[0]))
+        msg = RoundRequest.model_validate(
+            {"round": self.round, "user_id": user_id, "payload": self._payload(user_id, self.state.f[0])},
+            context={"real": self.real})
         self._asked.setdefault(user_id, {})[self.round] = _digest(msg.payload)
         self.ledger.add(self.round + 1, "downlink", user_id, array_bytes([msg.payload]))
         return msg
@@ -190,6 +192,8 @@ class Coordinator:
         rxx = None if self.cfg.whiten else self.rxx
         self.state, res = ap_update(self.state, gram, cross, PenaltyRule.from_config(self.cfg), self.cfg.power, True,
                                     rxx, weights, self.cfg.aggregation, self.cfg.trim)
+        if self.real:
+            self.state = self.state.real_part()
         rec = {"iteration": self.round, "primal_residual": res.primal, "dual_residual": res.dual, "rho": res.rho,
                "tr_FFH": float(power(self.state.f).max()), "answered": sorted(replies)}
         if wall_time is not None:
@@ -211,8 +215,9 @@ class Coordinator:
 
     def evaluate_request(self, user_id: int) -> EvaluateRequest:
         f = self.transmit[0]
-        return EvaluateRequest(round=self.round, user_id=user_id, payload=self._payload(user_id, f),
-                               tx_test=to_wire(f @ self.x_test, self.real))
+        return EvaluateRequest.model_validate(
+            {"round": self.round, "user_id": user_id, "payload": self._payload(user_id, f),
+             "tx_test": to_wire(f @ self.x_test, self.real)}, context={"real": self.real})
 
     def accept_metrics(self, sender: int, data: dict) -> EvaluateReply | None:
         if sender not in self.users:

@@ -1,5 +1,7 @@
 """The wireless channel: Rayleigh block fading, AWGN, channel uses, CSI error, link helpers."""
-from channel.composite import add_noise_composite, add_user_noise_composite, composite_noise_variance, real_composite
+from channel.composite import (
+    add_noise_composite, add_user_noise_composite, composite_link, composite_noise_variance, real_composite,
+)
 from channel.csi import estimate_channel
 from channel.link import all_links, user_link
 from channel.fading import PRECISION_DTYPES, draw_channels, draw_user_channel
@@ -12,6 +14,6 @@ from channel.uses import expand_uses, symbols_to_uses, uses_to_symbols
 __all__ = [
     "estimate_channel", "all_links", "user_link", "PRECISION_DTYPES", "draw_channels", "draw_user_channel", "load_channels",
     "lmmse_receiver", "svd_precoder", "add_noise", "add_user_noise", "empirical_snr_db", "noise_variance",
-    "real_composite", "composite_noise_variance", "add_noise_composite", "add_user_noise_composite",
+    "real_composite", "composite_noise_variance", "composite_link", "add_noise_composite", "add_user_noise_composite",
     "make_generator", "stream_seed", "expand_uses", "symbols_to_uses", "uses_to_symbols",
 ]

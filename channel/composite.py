@@ -17,7 +17,7 @@ import torch
 from channel.noise import add_noise
 from channel.rng import make_generator
 
-__all__ = ["real_composite", "composite_noise_variance", "add_noise_composite", "add_user_noise_composite"]
+__all__ = ["real_composite", "composite_noise_variance", "composite_link", "add_noise_composite", "add_user_noise_composite"]
 
 
 def real_composite(h: torch.Tensor) -> torch.Tensor:
@@ -31,6 +31,13 @@ def real_composite(h: torch.Tensor) -> torch.Tensor:
 def composite_noise_variance(noise_var: torch.Tensor) -> torch.Tensor:
     """Per real dimension: ``σ²/2`` for complex noise of variance ``σ²``."""
     return noise_var / 2
+
+
+def composite_link(
+    h: torch.Tensor, h_est: torch.Tensor, noise_var: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A link's true channel, its estimate and noise variance in real-composite form."""
+    return real_composite(h), real_composite(h_est), composite_noise_variance(noise_var)
 
 
 def add_noise_composite(x: torch.Tensor, variance: torch.Tensor | float, generator: torch.Generator) -> torch.Tensor:

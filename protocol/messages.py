@@ -1,7 +1,8 @@
 """Validated models of every AP <-> user message (DESIGN.md §4).
 
-Array fields are numpy arrays checked for dtype (complex; real in widely-linear runs, DESIGN.md
-§2), finiteness and, given a validation context, shape and (``real``) the run's dtype family. A message that fails raises :class:`pydantic.ValidationError`
+Array fields are numpy arrays checked for dtype (complex; real float32/float64 when the validation
+context says ``real``, widely-linear runs, DESIGN.md §2), finiteness and, given a context, shape.
+Build array messages with ``model_validate(..., context={"real": ...})`` in widely-linear runs. A message that fails raises :class:`pydantic.ValidationError`
 whose text names the field; the receiver logs it and drops the message.
 """
 from __future__ import annotations
@@ -57,8 +58,8 @@ ComplexArray = Annotated[
 
 
 def _check_kind(name: str, arr: np.ndarray, real: bool | None) -> None:
-    """``real`` (from the context): the run is widely-linear (real arrays) or not (complex ones)."""
-    if real is not None and bool(real) == np.iscomplexobj(arr):
+    """``real`` (context key; absent = False): the run is widely-linear (real arrays) or not (complex ones)."""
+    if bool(real) == np.iscomplexobj(arr):
         want = "real float32/float64 (widely-linear run)" if real else "complex64/complex128"
         raise ValueError(f"{name} must be {want}, got {arr.dtype}")
 

@@ -13,6 +13,7 @@ from typing import Callable
 import torch
 
 from ap_server import APState, PenaltyRule, ap_update, constrained_f_step, initial_f, start_state
+from ap_server.admm import real_matrix
 from ap_server.consensus import power
 from channel import make_generator
 from protocol.config import RunConfig
@@ -67,6 +68,7 @@ def admm_solve(
     rule = PenaltyRule.from_config(cfg)
     # the fused round (all users here, same numbers) covers the paper's fixed ρ and shared dual only
     fused = shared and rxx is None and cfg.aggregation == "mean" and rule.mode == "fixed" and cfg.dual == "shared"
+    real = prob.processing == "widely-linear"
     ops = RoundOperands.build(prob.h_est, prob.tyy, prob.noise_var, prob.rxx) if fused else None
     history: list[dict] = []
     it = 0
@@ -78,6 +80,8 @@ def admm_solve(
             gram, cross = round_stats(prob, state.f)
             state, res = ap_update(state, gram, cross, rule, cfg.power, shared=shared, rxx=rxx,
                                    aggregation=cfg.aggregation, trim=cfg.trim)
+        if real:
+            state = state.real_part()
         rec = {"iteration": it, "primal_residual": res.primal, "dual_residual": res.dual, "rho": res.rho,
                "tr_FFH": float(power(state.f).max())}
         if track:
@@ -102,6 +106,8 @@ def centralised_solve(
     for it in range(1, cfg.iterations + 1):
         gram, cross = round_stats(prob, f)
         f = constrained_f_step(gram.sum(0), cross.sum(0), prob.rxx, cfg.power).unsqueeze(0)
+        if prob.processing == "widely-linear":
+            f = real_matrix(f)
         obj = float(profile_objective(prob, f).sum())
         rec = {"iteration": it, "objective": obj, "tr_FFH": float(power(f).max())}
         history.append(rec)

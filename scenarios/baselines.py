@@ -45,7 +45,10 @@ def feature_link(
 
 def selection_baseline(prob: Problem, cfg: RunConfig, kind: str) -> torch.Tensor:
     """First-K/Top-K end to end; returns the users' decoded test latents ``[K, p, n_te]``
-    (whitened user space), the user's affine LS map fitted on the received pilots."""
+    (whitened user space), the user's affine LS map fitted on the received pilots. The baselines send
+    complex features (DESIGN.md §5): ``prob`` must be built with linear processing."""
+    if prob.processing != "linear":
+        raise ValueError(f"{kind} sends complex features: build its problem with processing 'linear', not {prob.processing!r}")
     m = prob.x.shape[0]
     big_m = cfg.symbols
     k = min(big_m, m)

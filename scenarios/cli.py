@@ -254,6 +254,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds is not None else ((42,) if args.quick else PAPER_SEEDS)
     if args.workers < 1:
         raise ConfigError("field 'workers': must be at least 1")
+    out = args.out or Path(f"runs/sweep-{args.name}")
+    claim_folder(out, args.name, base, write=False)  # before any work: a mismatch is refused at once
     groups = None
     if args.name == "similarity":
         groups = _similarity_groups(base, args.quick)
@@ -262,7 +264,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     else:
         points = make_points(args.name, args.quick, seeds, base)  # validates every point before any work
         _prepare_sweep_latents(base, points)
-    out = args.out or Path(f"runs/sweep-{args.name}")
     out.mkdir(parents=True, exist_ok=True)
     claim_folder(out, args.name, base)
     if groups is not None:

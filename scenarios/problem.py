@@ -12,7 +12,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from channel import all_links, composite_noise_variance, expand_uses, noise_variance, real_composite
+from channel import all_links, composite_link, expand_uses, noise_variance
 from protocol.config import ConfigError, RunConfig
 from protocol.packing import feature_dim, from_features
 from protocol.pilots import prepare_side, select_pilots
@@ -105,7 +105,7 @@ def build_problem(cfg: RunConfig, data: LatentData, dtype: torch.dtype, device: 
     h, h_est = expand_uses(h_bar, cfg.channel_uses), expand_uses(h_est_bar, cfg.channel_uses)
     noise_var = noise_variance(cfg.snrs(), cfg.power, cfg.channel_uses).to(device)
     if proc == "widely-linear":  # the same links on real and imaginary parts (channel.composite)
-        h, h_est, noise_var = real_composite(h), real_composite(h_est), composite_noise_variance(noise_var)
+        h, h_est, noise_var = composite_link(h, h_est, noise_var)
     return Problem(
         x=x, x_test=x_test, ap_whitener=ap_w,
         y=y, y_test=y_test, user_whiteners=uws, user_dims=[u.dim for u in users],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
@@ -27,16 +28,22 @@ _LATENT_FIELDS = ("latents", "ap_encoder", "user_encoders", "users", "cache_dir"
 
 
 BASE_FILE = "base.json"
-_NOT_RESULTS = {"threads"}  # settings that do not change a point's numbers
+_NOT_RESULTS = {"threads", "cache_dir", "data_dir", "device"}  # settings that do not change a point's numbers
 
 
-def claim_folder(out: Path, sweep: str, base: RunConfig) -> None:
-    """Tie ``out`` to this sweep and base config on its first run. Stored points are keyed by the
-    point's own settings only, so resuming with other base settings (say ``--snr`` or
-    ``--processing``) would mix their results: that is refused, naming the settings that differ."""
+def claim_folder(out: Path, sweep: str, base: RunConfig, write: bool = True) -> None:
+    """Tie ``out`` to this sweep and base config on its first run (``write``; ``False`` only
+    checks). Stored points are keyed by the point's own settings only, so resuming with other base
+    settings (say ``--snr`` or ``--processing``) would mix their results: that is refused, naming
+    the settings that differ."""
     want = {"sweep": sweep, "config": base.model_dump(mode="json", exclude=_NOT_RESULTS)}
     path = out / BASE_FILE
     if not path.exists():
+        if not write:
+            return
+        if (out / "points").is_dir() and any((out / "points").iterdir()):
+            print(f"note: {out} has stored points but no {BASE_FILE} (an older sweep); assuming they were run "
+                  "with the settings given now", file=sys.stderr)
         write_json_atomic(path, want)
         return
     try:

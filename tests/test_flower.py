@@ -65,9 +65,10 @@ def cluster(tmp_path_factory, latents):
         yield run
 
 
-@pytest.mark.parametrize("protocol, csi", [("compact", True), ("compact", False), ("paper", True)])  # paper, no CSI: below
-def test_flower_run_equals_engine(cluster, latents, tmp_path, protocol, csi):
-    cfg = RunConfig(**BASE, latents=latents, protocol=protocol, csi=csi)
+# paper without CSI: below, widely-linear; the users' task metric with complex-linear maps: compact, no CSI
+@pytest.mark.parametrize("protocol, csi, metric", [("compact", True, "mse"), ("compact", False, "task"), ("paper", True, "mse")])
+def test_flower_run_equals_engine(cluster, latents, tmp_path, protocol, csi, metric):
+    cfg = RunConfig(**BASE, latents=latents, protocol=protocol, csi=csi, user_metric=metric)
     res = _run(cluster, cfg, tmp_path / f"{protocol}-{csi}")
     assert res["completed_users"] == [0, 1, 2] and len(res["users"]) == 3
     assert _rel(_state(tmp_path / f"{protocol}-{csi}")["Z"], _engine_transmit(cfg)) <= 1e-5

@@ -37,6 +37,11 @@ def _new_device(context: Context) -> UserDevice:
                       metric_eps=s.metric_eps if s.metric_eps is not None else run.metric_eps)
 
 
+def _kind(params: RunParameters) -> dict:
+    """Validation context: array messages of a widely-linear run are real (DESIGN.md §2)."""
+    return {"real": params.processing == "widely-linear"}
+
+
 class NotConfigured(RuntimeError):
     """A round arrived at a device that holds no run parameters (its state was lost); the AP
     answers by repeating the handshake with this user."""
@@ -48,9 +53,11 @@ def _device(context: Context, msg: Message, configured: bool = False) -> UserDev
     if dev is None:
         dev = _DEVICES[key] = _new_device(context)
     if dev.params is None and _PARAMS in context.state.config_records:
-        dev.configure(RunParameters.model_validate_json(context.state.config_records[_PARAMS]["json"]))
+        params = RunParameters.model_validate_json(context.state.config_records[_PARAMS]["json"])
+        dev.configure(params)
         if _PILOTS in context.state.array_records:
-            dev.receive_pilots(PilotBroadcast(x=context.state.array_records[_PILOTS]["x"].numpy()))
+            dev.receive_pilots(PilotBroadcast.model_validate({"x": context.state.array_records[_PILOTS]["x"].numpy()},
+                                                             context=_kind(params)))
     if configured and dev.params is None:
         raise NotConfigured(f"user {dev.user_id} not configured: no run parameters in its state")
     return dev
@@ -73,7 +80,7 @@ def configure(msg: Message, context: Context) -> Message:
     context.state.config_records[_PARAMS] = ConfigRecord({"json": params.model_dump_json()})
     if x is not None:
         pilots = PilotBroadcast.model_validate({"x": x}, context={"x_shape": (params.ap_features, params.pilots),
-                                                                  "real": params.processing == "widely-linear"})
+                                                                  **_kind(params)})
         dev.receive_pilots(pilots)
         context.state.array_records[_PILOTS] = ArrayRecord({"x": Array(pilots.x)})
     return Message(dict_to_record({"user_id": dev.user_id}), reply_to=msg)
@@ -82,7 +89,8 @@ def configure(msg: Message, context: Context) -> Message:
 @app.train("round")
 def round_(msg: Message, context: Context) -> Message:
     """One ADMM round: G-step, reply ``A^H A`` and ``A^H R_yx`` (or ``A^H Y``)."""
-    req = RoundRequest.model_validate(from_record(msg.content))
+    run_cfg = split_run_config(context.run_config)[0]
+    req = RoundRequest.model_validate(from_record(msg.content), context={"real": run_cfg.processing == "widely-linear"})
     faults = parse_faults(user_settings(context.node_config).fault)
     fault = faults.get(req.round)
     key = (msg.metadata.run_id, context.node_id)
@@ -105,4 +113,5 @@ def round_(msg: Message, context: Context) -> Message:
 def final(msg: Message, context: Context) -> Message:
     """Decode the held-out transmission with the final F; reply metrics only."""
     dev = _device(context, msg, configured=True)
-    return Message(to_record(dev.evaluate(EvaluateRequest.model_validate(from_record(msg.content)))), reply_to=msg)
+    req = EvaluateRequest.model_validate(from_record(msg.content), context=_kind(dev.params))
+    return Message(to_record(dev.evaluate(req)), reply_to=msg)

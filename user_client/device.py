@@ -11,8 +11,7 @@ import numpy as np
 import torch
 
 from channel import (
-    add_noise, add_noise_composite, composite_noise_variance, expand_uses, make_generator, noise_variance,
-    real_composite, user_link,
+    add_noise, add_noise_composite, composite_link, expand_uses, make_generator, noise_variance, user_link,
 )
 from protocol.messages import (
     EvaluateReply, EvaluateRequest, JoinRequest, PilotBroadcast, RoundReply, RoundRequest, RunParameters,
@@ -80,8 +79,7 @@ class UserDevice:
         self.h_est = expand_uses(h_est_bar, params.channel_uses)
         self.noise_var = noise_variance([self.snr_db], params.power, params.channel_uses).to(self.device)
         if self.real:  # the same link on real and imaginary parts (channel.composite)
-            self.h, self.h_est = real_composite(self.h), real_composite(self.h_est)
-            self.noise_var = composite_noise_variance(self.noise_var)
+            self.h, self.h_est, self.noise_var = composite_link(self.h, self.h_est, self.noise_var)
 
     def receive_pilots(self, msg: PilotBroadcast) -> None:
         """Compact mode: the AP's whitened pilots ``X`` once → ``R_xx``, ``R_yx`` (O(d²) from now on)."""
@@ -111,8 +109,9 @@ class UserDevice:
             gram, cross = uplink_stats(g, self._h_for(), self.ryx)
         else:
             gram, cross = uplink_stats_from_pilots(g, self._h_for(), self.y.unsqueeze(0))
-        return RoundReply(round=req.round, user_id=self.user_id,
-                          gram=to_wire(gram[0], self.real), cross=to_wire(cross[0], self.real))
+        return RoundReply.model_validate(
+            {"round": req.round, "user_id": self.user_id, "gram": to_wire(gram[0], self.real),
+             "cross": to_wire(cross[0], self.real)}, context={"real": self.real})
 
     def evaluate(self, req: EvaluateRequest) -> EvaluateReply:
         """Final ``G_k`` for the final ``F``; decode the held-out transmission received over the
