@@ -241,6 +241,17 @@ class SweepError(RuntimeError):
     """A sweep stopped early; its finished points are stored."""
 
 
+_MODEL_FIELDS = ("processing", "user_metric", "dual", "rho_mode", "ap_encoder", "snr_db")
+
+
+def _model_note(base: RunConfig) -> str:
+    """``; processing widely-linear, …``: the base settings that change the model or the setting
+    away from the defaults, for figure titles and summaries (empty for the paper's defaults)."""
+    default = RunConfig()
+    changed = [f"{f.replace('_', ' ')} {getattr(base, f)}" for f in _MODEL_FIELDS if getattr(base, f) != getattr(default, f)]
+    return f"; {', '.join(changed)}" if changed else ""
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from concurrent.futures.process import BrokenProcessPool
 
@@ -289,9 +300,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         plot_sweep([{**r, "x_name": SWEEPS["users"].x_name} for r in timing], out / "users_round_cost.png",
                    "s_per_iteration", f"in-process run wall time per ADMM iteration, set-up and evaluation included (seeds {', '.join(map(str, seeds))})")
     sw = SWEEPS[args.name]
+    note = _model_note(base)
     for metric in ("accuracy", "mse") + (("nmse",) if args.name == "similarity" else ()):
-        plot_sweep(rows, out / f"{args.name}_{metric}.png", metric, f"{sw.description} (seeds {', '.join(map(str, seeds))})")
-    md = f"# sweep {args.name}{' (quick)' if args.quick else ''}\n\n{sw.description}; seeds {list(seeds)}; " \
+        plot_sweep(rows, out / f"{args.name}_{metric}.png", metric,
+                   f"{sw.description}{note} (seeds {', '.join(map(str, seeds))})")
+    md = f"# sweep {args.name}{' (quick)' if args.quick else ''}\n\n{sw.description}{note}; seeds {list(seeds)}; " \
          f"mean over users, ± 95 % CI over seeds.\n\n"
     if groups is not None:
         md += "## groups (linear CKA of the users' latent spaces; similarity_matrix.png)\n\n" + "\n".join(

@@ -235,3 +235,12 @@ def test_killed_sweep_worker_gives_one_line_error_and_keeps_points(npz, tmp_path
     assert proc.returncode == 1 and "worker process died" in err and "Traceback" not in err, err
     assert stored and all(json.loads(p.read_text())["users"] for p in stored)  # whole, readable points
     assert main(_slow_sweep_args(path, out)) == 0  # and the same command resumes
+
+
+def test_sweep_titles_name_the_model_settings_that_differ_from_the_paper():
+    from protocol.config import RunConfig
+    from scenarios.cli import _model_note
+
+    assert _model_note(RunConfig()) == ""
+    assert _model_note(RunConfig(processing="widely-linear", user_metric="task")) == \
+        "; processing widely-linear, user metric task"
