@@ -157,3 +157,26 @@ def test_initial_f_is_feasible(kind):
     f0 = initial_f(kind, 12, chol, 1.5, torch.Generator().manual_seed(0))
     assert f0.shape == (1, 12, m)
     assert abs(float(power(f0)) - 1.5) < 1e-5
+
+
+def test_local_f_step_survives_a_gram_whose_rounding_outweighs_rho():
+    """Single-precision grams far larger than ρ (large M, the task metric) can come out indefinite
+    by round-off, and Cholesky of ``gram + ρ I`` fails. The F-step then solves with the eigenvalues
+    held at ``≥ ρ`` (their exact bound): finite, and ``‖F‖ ≤ ‖rhs‖ / ρ`` as for the exact operator."""
+    from ap_server.fstep import _regularised_solve
+
+    g = torch.Generator().manual_seed(0)
+    a = crandn(3, 2, 160, generator=g) * 3e3
+    gram = (a.mH @ a).to(torch.complex64)
+    cross, z = crandn(3, 160, 20, generator=g).to(torch.complex64), crandn(1, 160, 20, generator=g).to(torch.complex64)
+    assert bool((torch.linalg.cholesky_ex(gram + torch.eye(160))[1] != 0).any())  # the case exists
+    for rho in (1.0, torch.tensor([1.0, 1.0, 1.0])):
+        f = local_f_step_closed(gram, cross, z, torch.zeros_like(z), rho)
+        assert torch.isfinite(f).all()
+        rhs = cross + z
+        assert bool((f.norm(dim=(-2, -1)) <= rhs.norm(dim=(-2, -1)) * (1 + 1e-4)).all())
+    # where Cholesky works, the fallback gives the same F
+    ok = (crandn(3, 20, 16, generator=g) / 4).to(torch.complex64)
+    lhs = ok.mH @ ok + 0.5 * torch.eye(16)
+    rhs = crandn(3, 16, 8, generator=g).to(torch.complex64)
+    torch.testing.assert_close(_regularised_solve(lhs, rhs, 0.5), torch.linalg.solve(lhs, rhs), rtol=1e-4, atol=1e-5)
