@@ -7,6 +7,7 @@ paper's fixed ρ and shared dual takes
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -22,7 +23,11 @@ from scenarios.problem import Problem
 from user_client.gstep import uplink_stats_fused
 from user_client.objective import profiled_objective
 
-__all__ = ["SolveResult", "admm_solve", "centralised_solve", "profile_objective", "round_stats", "initial_state_f"]
+log = logging.getLogger("semalign.engine")
+
+DIVERGENCE_FACTOR = 100.0  # primal residual this many times its smallest value (and above 1): diverging
+
+__all__ = ["divergence_warning", "SolveResult", "admm_solve", "centralised_solve", "profile_objective", "round_stats", "initial_state_f"]
 
 
 @dataclass
@@ -52,6 +57,19 @@ def initial_state_f(prob: Problem, cfg: RunConfig) -> torch.Tensor:
     gen = make_generator(cfg.seed, "init", prob.x.device)
     return initial_f(cfg.init, cfg.f_rows, prob.ap_whitener.chol, cfg.power, gen,
                      real=prob.processing == "widely-linear")
+
+
+def divergence_warning(history: list[dict]) -> str | None:
+    """A one-line warning when the relative primal residual ended far above its best value (ADMM
+    diverging, e.g. round-off in single precision with a penalty small against the users' grams)."""
+    res = [h["primal_residual"] for h in history if "primal_residual" in h]
+    if len(res) < 2:
+        return None
+    best, last = min(res), res[-1]
+    if last > 1.0 and last > DIVERGENCE_FACTOR * best:
+        return (f"ADMM diverged: primal residual {last:.3g} at the last iteration vs {best:.3g} at best; "
+                "try --precision double, a larger --rho or --dual per-user --rho-mode scaled")
+    return None
 
 
 def admm_solve(
@@ -91,6 +109,9 @@ def admm_solve(
             on_iteration(it, rec)
         if cfg.tol > 0 and it > 1 and res.primal < cfg.tol and res.dual < cfg.tol:
             break
+    warning = divergence_warning(history)
+    if warning:
+        log.warning(warning)
     return SolveResult(transmit=state.transmit(cfg.transmit), state=state, history=history, iterations=it)
 
 

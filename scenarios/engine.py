@@ -13,7 +13,7 @@ from channel import PRECISION_DTYPES, add_user_noise, add_user_noise_composite
 from protocol.accounting import matrix_bytes, round_message_shapes
 from protocol.config import RunConfig
 from protocol.packing import complex_dim
-from scenarios.admm import SolveResult, admm_solve, centralised_solve
+from scenarios.admm import SolveResult, admm_solve, centralised_solve, divergence_warning
 from scenarios.baselines import selection_baseline
 from scenarios.evaluate import evaluate_users
 from scenarios.latents import LatentData
@@ -102,6 +102,7 @@ def run(
         "iterations": sol.iterations if sol is not None else 0,
         "bytes": payload_bytes(cfg, prob, sol.iterations) if sol is not None and cfg.method != "centralised" else None,
         "history": sol.history if sol is not None else [],
+        "warnings": [w for w in [divergence_warning(sol.history) if sol is not None else None] if w],
         "device": str(device),
         "wall_time_s": time.perf_counter() - start,
     }

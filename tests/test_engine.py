@@ -107,3 +107,14 @@ def test_compact_bytes_do_not_grow_with_pilots(synthetic):
     paper_s = run(RunConfig(**{**CFG, "iterations": 3, "pilots": 500, "protocol": "paper"}), synthetic)["bytes"]
     paper_b = run(RunConfig(**{**CFG, "iterations": 3, "pilots": 1500, "protocol": "paper"}), synthetic)["bytes"]
     assert paper_b["uplink_per_round"] > paper_s["uplink_per_round"]
+
+
+def test_divergence_is_reported_not_silent(synthetic):
+    from scenarios.admm import divergence_warning
+
+    rec = lambda r: {"primal_residual": r}  # noqa: E731
+    assert divergence_warning([rec(0.03), rec(0.001), rec(0.0004)]) is None
+    assert divergence_warning([rec(0.03), rec(0.001), rec(2.0)]) is None  # < 100x its best
+    assert "diverged" in divergence_warning([rec(0.03), rec(0.001), rec(5e3)])
+    res = run(RunConfig(**{**CFG, "iterations": 10}), synthetic)
+    assert res["warnings"] == []
