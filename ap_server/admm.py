@@ -12,7 +12,11 @@ from ap_server.consensus import dual_update, global_f, project_power
 from ap_server.fstep import local_f_step_closed, local_f_step_sylvester
 from ap_server.penalty import PenaltyRule, balance_penalty, consensus_residuals, scaled_penalty
 
-__all__ = ["APState", "Residuals", "ap_update", "residuals", "start_state", "PenaltyRule", "real_matrix"]
+__all__ = [
+    "APState", "Residuals", "ap_update", "residuals", "start_state", "PenaltyRule", "real_matrix", "divergence_warning",
+]
+
+DIVERGENCE_FACTOR = 100.0  # primal residual this many times its smallest value (and above 1): diverging
 
 
 @dataclass(frozen=True)
@@ -141,3 +145,16 @@ def ap_update(
         new_pen, u_scale = balance_penalty(pen, r, s, rule.mu, rule.tau, rule.rho / rule.span, rule.rho * rule.span)
         u = u * u_scale.to(device=u.device, dtype=u.real.dtype).reshape(-1, 1, 1)
     return replace(state, f=f, z=z, u=u, round=state.round + 1, rho=new_pen), res
+
+
+def divergence_warning(history: list[dict]) -> str | None:
+    """A one-line warning when the relative primal residual ended far above its best value (ADMM
+    diverging, e.g. round-off in single precision with a penalty small against the users' grams)."""
+    res = [h["primal_residual"] for h in history if "primal_residual" in h]
+    if len(res) < 2:
+        return None
+    best, last = min(res), res[-1]
+    if last > 1.0 and last > DIVERGENCE_FACTOR * best:
+        return (f"ADMM diverged: primal residual {last:.3g} at the last iteration vs {best:.3g} at best; "
+                "try --precision double, a larger --rho or --dual per-user --rho-mode scaled")
+    return None

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
-from ap_server.admm import APState, PenaltyRule, ap_update, start_state
+from ap_server.admm import APState, PenaltyRule, ap_update, divergence_warning, start_state
 from ap_server.consensus import power
 from ap_server.init import initial_f
 from channel import expand_uses, make_generator, real_composite, user_link
@@ -251,6 +251,7 @@ class Coordinator:
             "tr_FFH": float(power(self.transmit).max()), "iterations": self.round,
             "bytes": self._bytes_summary(led),
             "history": self.history,
+            "warnings": [w for w in [divergence_warning(self.history)] if w],
             "user_status": {str(uid): {"completed": st.evaluated, "answered_rounds": len(st.answered),
                                        "missed_rounds": st.missed, "rejected": st.rejected}
                             for uid, st in sorted(self.users.items())},

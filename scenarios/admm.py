@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from ap_server import APState, PenaltyRule, ap_update, constrained_f_step, initial_f, start_state
-from ap_server.admm import real_matrix
+from ap_server.admm import divergence_warning, real_matrix
 from ap_server.consensus import power
 from channel import make_generator
 from protocol.config import RunConfig
@@ -25,9 +25,7 @@ from user_client.objective import profiled_objective
 
 log = logging.getLogger("semalign.engine")
 
-DIVERGENCE_FACTOR = 100.0  # primal residual this many times its smallest value (and above 1): diverging
-
-__all__ = ["divergence_warning", "SolveResult", "admm_solve", "centralised_solve", "profile_objective", "round_stats", "initial_state_f"]
+__all__ = ["SolveResult", "admm_solve", "centralised_solve", "profile_objective", "round_stats", "initial_state_f"]
 
 
 @dataclass
@@ -57,19 +55,6 @@ def initial_state_f(prob: Problem, cfg: RunConfig) -> torch.Tensor:
     gen = make_generator(cfg.seed, "init", prob.x.device)
     return initial_f(cfg.init, cfg.f_rows, prob.ap_whitener.chol, cfg.power, gen,
                      real=prob.processing == "widely-linear")
-
-
-def divergence_warning(history: list[dict]) -> str | None:
-    """A one-line warning when the relative primal residual ended far above its best value (ADMM
-    diverging, e.g. round-off in single precision with a penalty small against the users' grams)."""
-    res = [h["primal_residual"] for h in history if "primal_residual" in h]
-    if len(res) < 2:
-        return None
-    best, last = min(res), res[-1]
-    if last > 1.0 and last > DIVERGENCE_FACTOR * best:
-        return (f"ADMM diverged: primal residual {last:.3g} at the last iteration vs {best:.3g} at best; "
-                "try --precision double, a larger --rho or --dual per-user --rho-mode scaled")
-    return None
 
 
 def admm_solve(

@@ -13,7 +13,8 @@ from channel import PRECISION_DTYPES, add_user_noise, add_user_noise_composite
 from protocol.accounting import matrix_bytes, round_message_shapes
 from protocol.config import RunConfig
 from protocol.packing import complex_dim
-from scenarios.admm import SolveResult, admm_solve, centralised_solve, divergence_warning
+from ap_server.admm import divergence_warning
+from scenarios.admm import SolveResult, admm_solve, centralised_solve
 from scenarios.baselines import selection_baseline
 from scenarios.evaluate import evaluate_users
 from scenarios.latents import LatentData

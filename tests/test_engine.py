@@ -110,7 +110,7 @@ def test_compact_bytes_do_not_grow_with_pilots(synthetic):
 
 
 def test_divergence_is_reported_not_silent(synthetic):
-    from scenarios.admm import divergence_warning
+    from ap_server.admm import divergence_warning
 
     rec = lambda r: {"primal_residual": r}  # noqa: E731
     assert divergence_warning([rec(0.03), rec(0.001), rec(0.0004)]) is None
