@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["local_f_step_closed", "local_f_step_sylvester", "solve_hermitian_sylvester"]
+__all__ = ["local_f_step_closed", "local_f_step_sylvester", "solve_hermitian_sylvester", "regularised_inverse"]
 
 
 def _per_batch(rho: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
@@ -41,21 +41,27 @@ def local_f_step_closed(
         lhs.diagonal(dim1=-2, dim2=-1).add_(r)
     # M x M and regularised by rho I: inverse-then-multiply is several times faster on CPU
     # than cholesky_solve with the wide [M, m] right-hand side (python -m benchmarks)
+    return regularised_inverse(lhs, r) @ rhs
+
+
+def regularised_inverse(lhs: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
+    """``(gram + ρI)⁻¹`` for ``lhs = gram + ρ I`` (``gram`` Hermitian PSD, ``ρ`` a number or ``[B, 1, 1]``),
+    by Cholesky. When single-precision round-off has made ``lhs`` indefinite — a gram far larger than
+    ρ (large M, the task metric) — Cholesky fails; the inverse is then formed in double precision by a
+    Hermitian eigendecomposition with the eigenvalues held at ``≥ ρ``, their exact lower bound (an LU
+    inverse of the indefinite matrix made a 4×4, c = 20 widely-linear run diverge)."""
     chol, info = torch.linalg.cholesky_ex(lhs)
     if bool((info != 0).any()):
-        return _regularised_solve(lhs, rhs, r)
-    return torch.cholesky_inverse(chol) @ rhs
+        return _clamped_inverse(lhs, rho)
+    return torch.cholesky_inverse(chol)
 
 
-def _regularised_solve(lhs: torch.Tensor, rhs: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
-    """``lhs⁻¹ rhs`` for ``lhs = gram + ρ I`` whose Cholesky failed: a gram far larger than ρ (large
-    M, the task metric) whose single-precision round-off outweighs ρ. Solved in double precision by
-    a Hermitian eigendecomposition with the eigenvalues held at ``≥ ρ``, their exact lower bound."""
+def _clamped_inverse(lhs: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
     wide = torch.complex128 if lhs.is_complex() else torch.float64
     lam, v = torch.linalg.eigh(((lhs + lhs.mH) / 2).to(wide))
     floor = rho.to(lam.dtype).reshape(-1, 1) if isinstance(rho, torch.Tensor) else rho
     lam = torch.maximum(lam, torch.as_tensor(floor, dtype=lam.dtype, device=lam.device).expand_as(lam))
-    return ((v / lam.unsqueeze(-2).to(v.dtype)) @ (v.mH @ rhs.to(wide))).to(rhs.dtype)
+    return ((v / lam.unsqueeze(-2).to(v.dtype)) @ v.mH).to(lhs.dtype)
 
 
 def solve_hermitian_sylvester(

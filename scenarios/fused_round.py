@@ -23,6 +23,7 @@ import torch
 
 from ap_server.admm import APState, Residuals, residuals
 from ap_server.consensus import dual_update, project_power
+from ap_server.fstep import regularised_inverse
 from user_client.gstep import hermitian_inverse
 
 __all__ = ["RoundOperands", "fused_shared_round"]
@@ -64,7 +65,7 @@ def fused_shared_round(state: APState, ops: RoundOperands, rho: float, budget: f
     p = torch.matmul(f, ops.tyy).reshape(k * big_m, m)  # P_k = F T_k, stacked   [K M, m]
     pf = (p @ f_h).reshape(k, big_m, big_m)  # P_k Fᴴ
     lhs = torch.baddbmm(torch.eye(big_m, dtype=d.dtype, device=d.device).mul_(rho), d @ pf, d)  # A_kᴴA_k + ρI
-    b = hermitian_inverse(lhs)  # B_k
+    b = regularised_inverse(lhs, rho)  # B_k
     e = (b @ d).transpose(0, 1).reshape(big_m, k * big_m)  # [B_1 D_1 … B_K D_K]   [M, K M]
     f_new = torch.addmm(e @ p, b.sum(0), state.z[0] - state.u[0], beta=1 / k, alpha=rho / k).unsqueeze(0)
     z = project_power(f_new + state.u, budget)

@@ -163,7 +163,7 @@ def test_local_f_step_survives_a_gram_whose_rounding_outweighs_rho():
     """Single-precision grams far larger than ρ (large M, the task metric) can come out indefinite
     by round-off, and Cholesky of ``gram + ρ I`` fails. The F-step then solves with the eigenvalues
     held at ``≥ ρ`` (their exact bound): finite, and ``‖F‖ ≤ ‖rhs‖ / ρ`` as for the exact operator."""
-    from ap_server.fstep import _regularised_solve
+    from ap_server.fstep import _clamped_inverse
 
     g = torch.Generator().manual_seed(0)
     a = crandn(3, 2, 160, generator=g) * 3e3
@@ -179,4 +179,4 @@ def test_local_f_step_survives_a_gram_whose_rounding_outweighs_rho():
     ok = (crandn(3, 20, 16, generator=g) / 4).to(torch.complex64)
     lhs = ok.mH @ ok + 0.5 * torch.eye(16)
     rhs = crandn(3, 16, 8, generator=g).to(torch.complex64)
-    torch.testing.assert_close(_regularised_solve(lhs, rhs, 0.5), torch.linalg.solve(lhs, rhs), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(_clamped_inverse(lhs, 0.5) @ rhs, torch.linalg.solve(lhs, rhs), rtol=1e-4, atol=1e-5)
