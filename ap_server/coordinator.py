@@ -179,8 +179,8 @@ class Coordinator:
         cross = torch.zeros(k, big_m, self.m, dtype=self.dtype)
         weights = torch.zeros(k, dtype=torch.float64)
         for uid, r in replies.items():
-            gram[uid] = from_wire(r.gram, self.dtype, real=self.real)
-            c = from_wire(r.cross, self.dtype, real=self.real)
+            gram[uid] = from_wire(r.gram, self.dtype)
+            c = from_wire(r.cross, self.dtype)
             cross[uid] = c @ self.x.mH / self.n if self.cfg.protocol == "paper" else c
             weights[uid] = 1.0
         for uid, st in self.users.items():
@@ -247,7 +247,8 @@ class Coordinator:
         led = self.ledger.summary()
         return {
             "config": self.cfg.model_dump(mode="json"), "method": "federated", "source": "flower",
-            "ap_encoder": self.ap_name, "compression": self.cfg.symbols / complex_dim(self.ap_dim), "users": rows, "mean": mean,
+            "ap_encoder": self.ap_name, "compression": self.cfg.symbols / complex_dim(self.ap_dim),
+            "users": rows, "mean": mean,
             "tr_FFH": float(power(self.transmit).max()), "iterations": self.round,
             "bytes": self._bytes_summary(led),
             "history": self.history,

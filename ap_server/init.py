@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from ap_server.admm import real_matrix
+
 __all__ = ["initial_f"]
 
 
@@ -43,6 +45,6 @@ def initial_f(
     else:
         raise ValueError(f"unknown init {kind!r} (pca, first-k, random)")
     if real:
-        f = torch.complex(f.real, torch.zeros_like(f.real))
+        f = real_matrix(f)
     f = f * torch.sqrt(budget / f.abs().pow(2).sum())
     return f.unsqueeze(0)

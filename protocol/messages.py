@@ -1,9 +1,10 @@
 """Validated models of every AP <-> user message (DESIGN.md §4).
 
-Array fields are numpy arrays checked for dtype (complex; real float32/float64 when the validation
-context says ``real``, widely-linear runs, DESIGN.md §2), finiteness and, given a context, shape.
-Build array messages with ``model_validate(..., context={"real": ...})`` in widely-linear runs. A message that fails raises :class:`pydantic.ValidationError`
-whose text names the field; the receiver logs it and drops the message.
+Array fields are numpy arrays checked for dtype (complex; real float32/float64 when the
+validation context says ``real``, widely-linear runs, DESIGN.md §2), finiteness and, given a
+context, shape. Build array messages with ``model_validate(..., context={"real": ...})`` in
+widely-linear runs. A message that fails raises :class:`pydantic.ValidationError` whose text
+names the field; the receiver logs it and drops the message.
 """
 from __future__ import annotations
 

@@ -15,12 +15,9 @@ def to_wire(t: torch.Tensor, real: bool) -> np.ndarray:
     return (t.real if real else t).contiguous().numpy()
 
 
-def from_wire(a: np.ndarray, dtype: torch.dtype, device: torch.device | str = "cpu", real: bool = False) -> torch.Tensor:
-    """A received (already validated) array → a complex tensor of ``dtype`` for the math core.
-    ``real``: the run is widely-linear and the array must be real; otherwise it must be complex."""
-    if real == np.iscomplexobj(a):
-        want = "real" if real else "complex"
-        raise ValueError(f"expected a {want} array in a {'widely-linear' if real else 'linear'} run, got {a.dtype}")
+def from_wire(a: np.ndarray, dtype: torch.dtype, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A received array, already validated as the run's kind (``protocol.messages``, context
+    ``real``) → a complex tensor of ``dtype`` for the math core."""
     t = torch.from_numpy(np.ascontiguousarray(a))
     if not t.is_complex():
         t = torch.complex(t, torch.zeros_like(t))

@@ -48,7 +48,8 @@ def selection_baseline(prob: Problem, cfg: RunConfig, kind: str) -> torch.Tensor
     (whitened user space), the user's affine LS map fitted on the received pilots. The baselines send
     complex features (DESIGN.md §5): ``prob`` must be built with linear processing."""
     if prob.processing != "linear":
-        raise ValueError(f"{kind} sends complex features: build its problem with processing 'linear', not {prob.processing!r}")
+        raise ValueError(f"{kind} sends complex features: build its problem with processing 'linear', "
+                         f"not {prob.processing!r}")
     m = prob.x.shape[0]
     big_m = cfg.symbols
     k = min(big_m, m)

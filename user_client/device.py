@@ -83,7 +83,7 @@ class UserDevice:
 
     def receive_pilots(self, msg: PilotBroadcast) -> None:
         """Compact mode: the AP's whitened pilots ``X`` once → ``R_xx``, ``R_yx`` (O(d²) from now on)."""
-        x = from_wire(msg.x, self.dtype, self.device, self.real)
+        x = from_wire(msg.x, self.dtype, self.device)
         n = x.shape[-1]
         self.rxx = x @ x.mH / n
         self.ryx = (self.y @ x.mH / n).unsqueeze(0)
@@ -95,7 +95,7 @@ class UserDevice:
     def _g(self, payload: np.ndarray) -> torch.Tensor:
         """The G-step on what the AP sent (DESIGN.md §3 step 1)."""
         assert self.params is not None, "configure() first"
-        t = from_wire(payload, self.dtype, self.device, self.real).unsqueeze(0)
+        t = from_wire(payload, self.dtype, self.device).unsqueeze(0)
         if self.params.protocol == "compact":
             hf = t if self.params.csi else self.h_est.unsqueeze(0) @ t
             return g_step(hf, self.rxx, self.ryx, self.noise_var)
@@ -117,7 +117,7 @@ class UserDevice:
         """Final ``G_k`` for the final ``F``; decode the held-out transmission received over the
         true channel with this user's noise (stream ``eval-noise-k``); report metrics only."""
         g = self._g(req.payload)[0]
-        tx = from_wire(req.tx_test, self.dtype, self.device, self.real)
+        tx = from_wire(req.tx_test, self.dtype, self.device)
         gen = make_generator(self.params.run_seed, f"eval-noise-{self.user_id}", self.device)
         noisy = add_noise_composite if self.real else add_noise
         rx = noisy(self.h @ tx, self.noise_var[0], gen)
