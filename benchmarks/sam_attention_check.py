@@ -1,8 +1,8 @@
-"""SAM scenario: does the learned ASI attention differ from uniform segment weights? (validation split only)
+"""SAM scenario: does the learned ASI attention differ from uniform segment weights? (validation split by default)
 
 For each training seed of finished ``semalign scenario sam`` runs (``--out RUN …``), run the ``lam-sc`` model's
 ASI (at the run's chosen ratio r*; the ASI module is what matters, the mask is not used) on the run's
-**validation** scenes (train objects; never the test split) and report:
+**validation** scenes (train objects; ``--split test`` only for an analysis pre-registered in docs/sam.md) and report:
 
 * ``max_w_times_S``: mean over images of ``max_s w_s · S`` (S = the image's segments; 1 = uniform weights);
 * the block-averaged importance ``Ā`` (16×16-pixel blocks = the ASC mask blocks): std, min, max (≡ 1 if uniform);
@@ -13,10 +13,12 @@ An untrained ASI (fresh initialisation) is reported as the reference. With ``--a
 ``lam-sc`` evaluated on validation (the run's channels, SNRs, noise streams and bit budget) with its segment
 weights forced to uniform at inference (``w_s = 1/S``, ``A ≡ 1``) — ``d_ssim``/``d_ssim_obj``/``d_psnr_obj`` =
 trained weights − forced uniform: does the model *use* the small variation of its weights? Decides nothing about
-the test verdicts.
+the test verdicts. With ``--ablate`` and ``--split test`` (the attribution analysis pre-registered for seeds 15–24)
+also ``forced − uniform-asi`` per seed — is lam-sc with its weights forced uniform still better than the model
+trained with uniform weights? — and both differences with a Student-t 95 % CI over seeds.
 With ``--json PATH`` writes every run's statistics there.
 
-    PYTHONPATH=$PWD python benchmarks/sam_attention_check.py --out RUN [RUN2 …] [--json PATH]
+    PYTHONPATH=$PWD python benchmarks/sam_attention_check.py --out RUN [RUN2 …] [--ablate] [--split val|test] [--json PATH]
 """
 from __future__ import annotations
 
@@ -31,8 +33,9 @@ from protocol.atomic import write_json_atomic
 from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import prepare
 from scenarios.sam.model import LamSc
-from scenarios.sam.plan import phase_a, ratio_name
-from scenarios.sam.training import batch, object_region
+from scenarios.sam.checks import over_seeds
+from scenarios.sam.plan import phase_a, phase_b, ratio_name
+from scenarios.sam.training import batch, model_for, object_region
 
 
 def attention_stats(weights: torch.Tensor, valid: torch.Tensor, importance: torch.Tensor, masks: torch.Tensor,
@@ -67,29 +70,37 @@ def asi_outputs(model: LamSc, data, max_segments: int, bs: int = 80) -> dict[str
     return {k: torch.cat(v) for k, v in out.items()}
 
 
-def forced_uniform_effect(model: LamSc, cfg: SamConfig, val, ratio: float) -> dict[str, float]:
-    """Validation quality of ``model`` with its trained segment weights minus with uniform weights forced at inference."""
+def quality(model: LamSc, cfg: SamConfig, data) -> dict[str, float]:
+    """Mean SSIM, object SSIM and object PSNR over the run's channels, SNRs and noise draws."""
     from scenarios.sam.evaluate import evaluate
 
+    rs = [evaluate(model, data, c, s, cfg.seed, cfg.max_segments, cfg.power) for c in cfg.channels for s in cfg.snrs_db]
+    return {key: float(np.mean([r[key].mean() for r in rs])) for key in ("ssim", "ssim_obj", "psnr_obj")}
+
+
+def forced_uniform_effect(model: LamSc, cfg: SamConfig, val, ratio: float, reference: LamSc | None = None) -> dict[str, float]:
+    """Quality of ``model`` with its trained segment weights minus with uniform weights forced at inference
+    (``d_*``); with ``reference`` (the run's ``uniform-asi``) also forced minus reference (``forced_minus_uniform_*``)."""
     model.asc.set_budget(cfg.asc_budget, ratio)
-
-    def quality() -> dict[str, float]:
-        rs = [evaluate(model, val, c, s, cfg.seed, cfg.max_segments, cfg.power) for c in cfg.channels for s in cfg.snrs_db]
-        return {key: float(np.mean([r[key].mean() for r in rs])) for key in ("ssim", "ssim_obj", "psnr_obj")}
-
-    trained = quality()
+    trained = quality(model, cfg, val)
     model.asi.mode = "uniform"
     try:
-        forced = quality()
+        forced = quality(model, cfg, val)
     finally:
         model.asi.mode = "attention"
-    return {f"d_{key}": trained[key] - forced[key] for key in trained}
+    res = {f"d_{key}": trained[key] - forced[key] for key in trained}
+    if reference is not None:
+        reference.asc.set_budget(cfg.asc_budget, ratio)
+        res |= {f"forced_minus_uniform_{key}": v - ref for (key, v), ref in zip(forced.items(), quality(reference, cfg, val).values())}
+    return res
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, nargs="+", required=True, help="finished `semalign scenario sam` output folders")
     p.add_argument("--ablate", action="store_true", help="also evaluate lam-sc with uniform segment weights forced at inference")
+    p.add_argument("--split", choices=("val", "test"), default="val",
+                   help="scenes to use (default val; test only for the pre-registered attribution analysis)")
     p.add_argument("--json", type=Path, help="write the statistics of every run to this file")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -97,22 +108,36 @@ def main() -> None:
     for run in a.out:
         cfg = SamConfig(**json.loads((run / "config.json").read_text()))
         r_star = json.loads((run / "results.json").read_text())["checks"]["selection"]["ratio"]
-        _, val, _, _ = prepare(cfg, run, progress=False)
+        _, val, test, _ = prepare(cfg, run, progress=False)
+        if a.split == "test":
+            val = test
         res: dict[str, dict] = {}
         torch.manual_seed(0)
         res["untrained"] = attention_stats(**asi_outputs(LamSc("attention", True, cfg.latent_channels, cfg.mask_levels, cfg.mask_block), val, cfg.max_segments))
         for k in cfg.train_seeds:
             job = phase_a(cfg, k)[1][ratio_name(r_star)]
-            model = LamSc(job.asi, job.asc, cfg.latent_channels, cfg.mask_levels, cfg.mask_block)
+            model = model_for(job, cfg)
             model.load_state_dict(torch.load(job.checkpoint(run / "checkpoints"), map_location="cpu", weights_only=False)["model"])
             model.eval()
             res[f"seed {k}"] = attention_stats(**asi_outputs(model, val, cfg.max_segments))
             if a.ablate:
-                res[f"seed {k}"] |= forced_uniform_effect(model, cfg, val, r_star)
-        report.append(dict(run=str(run), object_weight=cfg.object_weight, ratio=r_star, split="val", images=len(val), stats=res))
-        print(f"{run} (object_weight {cfg.object_weight:g}, lam-sc at {r_star:.1%}, {len(val)} validation scenes)")
+                ref = None
+                if a.split == "test":
+                    ujob = phase_b(cfg, k, r_star)["uniform-asi"]
+                    ref = model_for(ujob, cfg)
+                    ref.load_state_dict(torch.load(ujob.checkpoint(run / "checkpoints"), map_location="cpu", weights_only=False)["model"])
+                    ref.eval()
+                res[f"seed {k}"] |= forced_uniform_effect(model, cfg, val, r_star, ref)
+        seeds = [key for key in res if key.startswith("seed ")]
+        summary = {key: over_seeds([res[s_][key] for s_ in seeds]) for key in res[seeds[0]]
+                   if key.startswith(("d_", "forced_minus"))} if a.ablate and len(seeds) > 1 else {}
+        report.append(dict(run=str(run), object_weight=cfg.object_weight, ratio=r_star, split=a.split, images=len(val),
+                           stats=res, over_seeds=summary))
+        print(f"{run} (object_weight {cfg.object_weight:g}, lam-sc at {r_star:.1%}, {len(val)} {a.split} scenes)")
         for name, st in res.items():
             print(f"  {name:10s} " + ", ".join(f"{key} {v:.4f}" for key, v in st.items()), flush=True)
+        for key, st in summary.items():
+            print(f"  {key}: {st['mean']:+.4f} [t 95 % CI over {st['n_seeds']} seeds {st['lo']:+.4f}, {st['hi']:+.4f}]")
 
     if a.json:
         write_json_atomic(a.json, report)

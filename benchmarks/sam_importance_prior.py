@@ -30,6 +30,7 @@ from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import prepare
 from scenarios.sam.evaluate import evaluate
 from scenarios.sam.model import LamSc
+from scenarios.sam.training import model_for
 from scenarios.sam.plan import phase_a, phase_b, ratio_name
 
 
@@ -37,7 +38,7 @@ def load(cfg: SamConfig, run: Path, seed: int, variant: str, ratio: float) -> La
     """A trained variant of ``seed`` from the run's checkpoints (the run's inference budget at ``ratio``)."""
     jobs = phase_a(cfg, seed)[1] | phase_b(cfg, seed, ratio)
     job = jobs[variant]
-    model = LamSc(job.asi, job.asc, cfg.latent_channels, cfg.mask_levels, cfg.mask_block)
+    model = model_for(job, cfg)
     model.load_state_dict(torch.load(job.checkpoint(run / "checkpoints"), map_location="cpu", weights_only=False)["model"])
     model.eval()
     if model.asc is not None:

@@ -26,6 +26,14 @@ a threshold calibrated on the mask net's own nested scores, so every variant at 
 same number of symbols. ``"batch"`` keeps each image's share content-dependent (only the batch total is
 fixed, like the training knob); ``"image"`` fixes every image's share. Training is unchanged.
 
+**ASI steering** (``steer`` ``β > 0``, off by default). The ASI importance enters the mask net as an input, but
+detached, so on its own it never receives a gradient from the mask (measured: the learned segment weights stay
+within ~2 % of uniform). With steering the keep logits of every level become ``score_l + β · log Ā_c``, ``Ā`` the
+importance averaged over the block and ``log Ā_c`` its log centred over the image's blocks, *with* gradient into
+the ASI: the segment weights shift the image's bit budget between blocks (centred, so they move bits, not the
+total), and the straight-through gradient tells them which blocks' levels lower the loss. Uniform weights
+(``Ā ≡ 1``) give no shift.
+
 **Side information.** The receiver must know each block's depth: ``⌈log₂(L+1)⌉`` bits per block,
 counted in the bits per image (:func:`mask_side_bits`).
 """
@@ -36,7 +44,8 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["AdaptiveMask", "BUDGETS", "budget_mask", "mask_ratio_loss", "mask_side_bits", "nested_mask", "random_depth_mask", "expand_levels"]
+__all__ = ["AdaptiveMask", "BUDGETS", "budget_mask", "block_log_importance", "mask_ratio_loss", "mask_side_bits", "nested_mask",
+           "random_depth_mask", "expand_levels"]
 
 
 def nested_mask(depth: torch.Tensor, levels: int) -> torch.Tensor:
@@ -69,6 +78,14 @@ def mask_side_bits(grid: int, levels: int, block: int) -> int:
     return (grid // block) ** 2 * math.ceil(math.log2(levels + 1))
 
 
+def block_log_importance(importance: torch.Tensor, block: int) -> torch.Tensor:
+    """Importance ``[B, 1, h, w]`` → ``log Ā`` per ``b × b`` block, centred over each image's blocks, expanded back to
+    ``[B, 1, h, w]`` (differentiable; zero for uniform importance)."""
+    a = nn.functional.avg_pool2d(importance, block).clamp_min(1e-6).log()
+    a = a - a.mean((2, 3), keepdim=True)
+    return a.repeat_interleave(block, 2).repeat_interleave(block, 3)
+
+
 #: inference mask modes: threshold ``P > ½`` (ratio on average), exact budget per batch or per image
 BUDGETS = ("threshold", "batch", "image")
 
@@ -99,12 +116,18 @@ def budget_mask(p: torch.Tensor, keep: float, block: int, per: str = "batch") ->
 class AdaptiveMask(nn.Module):
     """``forward(z [B,C,h,w], importance [B,1,h,w])`` → ``(mask [B,L,h,w] in {0,1}, P [B,L,h,w])``.
 
+    ``steer`` ``β``: ASI steering of the keep logits (module docstring; 0 = off). ``shift`` ``[B,1,h,w]`` (optional,
+    block-constant) is added to every level's keep logit — an external allocation prior (the ground-truth-object
+    oracle of ``benchmarks/sam_allocation.py``).
+
     :meth:`set_budget` chooses the inference mask (eval mode only): ``"threshold"`` (``P > ½``, default) or an
     exact budget at ratio ``r`` (:func:`budget_mask`)."""
 
-    def __init__(self, channels: int, hidden: int = 16, levels: int = 1, block: int = 1) -> None:
+    def __init__(self, channels: int, hidden: int = 16, levels: int = 1, block: int = 1, steer: float = 0.0) -> None:
         super().__init__()
-        self.levels, self.block = levels, block
+        if steer < 0:
+            raise ValueError(f"ASI steering must be ≥ 0, got {steer}")
+        self.levels, self.block, self.steer = levels, block, float(steer)
         self.net = nn.Sequential(
             nn.Conv2d(channels + 1, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, levels, 3, padding=1)
         )
@@ -124,10 +147,15 @@ class AdaptiveMask(nn.Module):
         self.budget, self.budget_ratio, self.prior = budget, float(ratio), float(prior)
         return self
 
-    def forward(self, z: torch.Tensor, importance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, z: torch.Tensor, importance: torch.Tensor,
+                shift: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         score = self.net(torch.cat([z.detach(), importance.detach()], 1))
         if self.block > 1:
             score = nn.functional.avg_pool2d(score, self.block).repeat_interleave(self.block, 2).repeat_interleave(self.block, 3)
+        if self.steer:
+            score = score + self.steer * block_log_importance(importance, self.block)   # with gradient into ASI
+        if shift is not None:
+            score = score + shift
         p = torch.cumprod(torch.sigmoid(score), 1)
         if self.training:
             hard = (p > 0.5).to(p.dtype)

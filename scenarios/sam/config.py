@@ -49,6 +49,9 @@ class SamConfig(BaseModel):
     lr: float = Field(2e-3, gt=0, le=1)
     object_weight: float = Field(1.0, ge=1, le=100, description="semantic-importance-weighted reconstruction loss: pixels "
                                  "inside ground-truth object masks weigh this much, background 1 (1 = plain MSE); every variant alike")
+    asi_steer: float = Field(0.0, ge=0, le=100, description="ASI steering β: the segment importance shifts the ASC keep "
+                             "logits by β·log Ā (block mean, centred per image), with gradient into the ASI (0 = off: "
+                             "the mask sees the importance only as a detached input)")
     ratio_weight: float = Field(10.0, ge=0, description="weight λ of the mask-ratio loss term")
     target_ratio: float | None = Field(None, ge=0, lt=1, description="fraction of feature values masked (ASC); "
                                        "None = the largest sweep ratio whose validation SSIM is within the margin")

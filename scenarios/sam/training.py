@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from scenarios.sam.link import transmit
 from scenarios.sam.model import LamSc
 from scenarios.sam.objective import pixel_weights, weighted_mse
 
-__all__ = ["Job", "batch", "object_region", "train_job"]
+__all__ = ["Job", "batch", "model_for", "object_region", "train_job"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ def object_region(data: SegmentedImages, idx: np.ndarray | torch.Tensor) -> torc
     return torch.from_numpy(data.truth[np.asarray(idx)] > 0)[:, None]
 
 
+def model_for(job: Job, cfg: SamConfig) -> LamSc:
+    """A fresh (untrained) model of ``job``'s variant with ``cfg``'s architecture."""
+    return LamSc(job.asi, job.asc, cfg.latent_channels, cfg.mask_levels, cfg.mask_block, cfg.asi_steer)
+
+
 def _save(path: Path, state: dict) -> None:
     buf = io.BytesIO()
     torch.save(state, buf)
@@ -75,12 +81,15 @@ def _save(path: Path, state: dict) -> None:
 
 
 def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, init: dict | None = None,
-              progress: bool = True) -> tuple[LamSc, list[dict]]:
-    """Train (or resume, or just load) ``job``; returns the model (eval mode) and its loss log."""
+              progress: bool = True, mask_shift: Callable[[np.ndarray], torch.Tensor] | None = None) -> tuple[LamSc, list[dict]]:
+    """Train (or resume, or just load) ``job``; returns the model (eval mode) and its loss log.
+
+    ``mask_shift(idx)`` (optional): a ``[B, 1, h, w]`` offset of the ASC keep logits for the batch's images
+    (:meth:`scenarios.sam.model.LamSc.forward`; the allocation oracle of ``benchmarks/sam_allocation.py``)."""
     from tqdm import tqdm
 
     torch.manual_seed(stream_seed(cfg.seed, f"init-{job.stream}"))  # initialisation independent of job order
-    model = LamSc(job.asi, job.asc, cfg.latent_channels, cfg.mask_levels, cfg.mask_block)
+    model = model_for(job, cfg)
     path = job.checkpoint(ckpt_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -106,7 +115,8 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
         if job.init_from is None and cfg.curriculum > 0:  # base model: mask-ratio curriculum
             grid = x.shape[-1] // 4
             keep = random_depth_mask(cfg.batch_size, cfg.mask_levels, grid, grid, cfg.curriculum, g)
-        fwd = model(x, masks, valid, lambda s, k: transmit(s, k, snr, "awgn", g, cfg.power), keep=keep)
+        fwd = model(x, masks, valid, lambda s, k: transmit(s, k, snr, "awgn", g, cfg.power), keep=keep,
+                    mask_shift=mask_shift(idx) if mask_shift is not None else None)
         weights = pixel_weights(object_region(data, idx), cfg.object_weight) if cfg.object_weight != 1 else None
         mse = weighted_mse(fwd.recon, x, weights)  # plain MSE at object_weight 1
         loss = mse + (cfg.ratio_weight * mask_ratio_loss(fwd.keep, job.target_ratio) if job.asc else 0.0)

@@ -1,0 +1,70 @@
+"""ASI steering of the ASC mask and the external keep-logit shift (SAM scenario, issue 9: can attention move bits?)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from scenarios.sam.asc import AdaptiveMask, block_log_importance
+from scenarios.sam.model import LamSc
+
+
+def _importance(b: int = 4, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 0.5 + torch.rand(b, 1, 16, 16, generator=g)
+
+
+def test_block_log_importance_is_block_constant_centred_and_zero_for_uniform_weights():
+    a = block_log_importance(_importance(), 4)
+    assert a.shape == (4, 1, 16, 16)
+    blocks = a.unfold(2, 4, 4).unfold(3, 4, 4)
+    assert (blocks == blocks[..., :1, :1]).all()
+    assert a.mean((2, 3)).abs().max() < 1e-6                   # moves bits between blocks, not the total
+    assert block_log_importance(torch.ones(2, 1, 16, 16), 4).abs().max() == 0
+    big = torch.ones(1, 1, 16, 16)
+    big[..., :4, :4] = 3.0                                      # one important block ranks above the others
+    assert block_log_importance(big, 4)[0, 0, 0, 0] > block_log_importance(big, 4)[0, 0, -1, -1]
+
+
+def _asi_grad(steer: float) -> float:
+    torch.manual_seed(0)
+    model = LamSc("attention", True, 8, mask_levels=4, mask_block=4, asi_steer=steer).train()
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 64, 64, generator=g)
+    labels = (torch.arange(64)[None, :, None] // 16 + 4 * (torch.arange(64)[None, None, :] // 32)).expand(2, 64, 64)
+    masks = torch.nn.functional.one_hot(labels, 12).permute(0, 3, 1, 2).float()
+    valid = masks.flatten(2).sum(-1) > 0
+    inp, _, importance = model.asi(x, masks, valid)
+    z = model.encoder(inp).detach()                              # only the path through the mask
+    keep, _ = model.asc(z, torch.nn.functional.avg_pool2d(importance, 4))
+    (keep * torch.randn(keep.shape, generator=g)).sum().backward()
+    return float(sum(p.grad.abs().sum() for p in model.asi.score.parameters() if p.grad is not None))
+
+
+def test_steering_gives_the_segment_attention_a_gradient_through_the_mask_and_off_gives_none():
+    assert _asi_grad(0.0) == 0.0                                 # the mask reads the importance detached
+    assert _asi_grad(3.0) > 0.0
+
+
+def test_uniform_importance_leaves_the_steered_mask_unchanged():
+    torch.manual_seed(0)
+    plain, steered = AdaptiveMask(8, levels=4, block=4), AdaptiveMask(8, levels=4, block=4, steer=5.0)
+    steered.load_state_dict(plain.state_dict())
+    z = torch.randn(3, 8, 16, 16)
+    for net in (plain, steered):
+        net.eval().set_budget("batch", 0.5)
+    assert torch.equal(plain(z, torch.ones(3, 1, 16, 16))[0], steered(z, torch.ones(3, 1, 16, 16))[0])
+    assert not torch.equal(plain(z, _importance(3))[0], steered(z, _importance(3))[0])
+    with pytest.raises(ValueError, match="≥ 0"):
+        AdaptiveMask(8, steer=-1.0)
+
+
+def test_a_keep_logit_shift_moves_levels_to_the_shifted_blocks_at_the_same_bits():
+    torch.manual_seed(0)
+    net = AdaptiveMask(8, levels=4, block=4).eval().set_budget("batch", 0.5)
+    z, imp = torch.randn(2, 8, 16, 16), torch.ones(2, 1, 16, 16)
+    shift = torch.zeros(2, 1, 16, 16)
+    shift[..., :8, :8] = 10.0                                    # four blocks per image marked important
+    plain, shifted = net(z, imp)[0], net(z, imp, shift)[0]
+    assert plain.sum() == shifted.sum()                          # the exact budget: same symbols
+    assert (shifted[..., :8, :8] == 1).all()                     # every level of the marked blocks is sent
+    assert shifted[..., :8, :8].mean() > plain[..., :8, :8].mean()
