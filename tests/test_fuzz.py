@@ -12,9 +12,11 @@ Profiles: ``SEMALIGN_FUZZ=ci`` (default, small and deterministic) or ``SEMALIGN_
 """
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
+import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -38,7 +40,8 @@ PROFILE = os.environ.get("SEMALIGN_FUZZ", "ci")
 if PROFILE not in ("ci", "full"):
     raise ValueError(f"SEMALIGN_FUZZ must be 'ci' or 'full', got {PROFILE!r}")
 FUZZ = settings(settings.get_profile(f"semalign-{PROFILE}"))
-TMP = Path(tempfile.mkdtemp(prefix="semalign-fuzz-"))
+TMP = Path(tempfile.mkdtemp(prefix="semalign-fuzz-"))  # one scratch folder for every example, removed at exit
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 
 MODELS = [M.JoinRequest, M.RunParameters, M.PilotBroadcast, M.RoundRequest, M.RoundReply, M.EvaluateRequest,
           M.EvaluateReply]
@@ -63,7 +66,8 @@ values = st.one_of(scalars, arrays, complex_matrices)
 def hermitian(draw) -> np.ndarray:
     a = draw(hnp.arrays(np.complex64, st.tuples(st.integers(1, 5), st.integers(1, 5))))
     a = a[:, : a.shape[0]] if a.shape[1] >= a.shape[0] else a[: a.shape[1]]
-    return (a + a.conj().T) / 2
+    with np.errstate(all="ignore"):  # inf/nan entries are drawn on purpose: hostile gram matrices
+        return (a + a.conj().T) / 2
 
 
 def _valid(model) -> dict:
