@@ -98,20 +98,22 @@ def plot_grid(models: dict, test, cfg, path: Path, segmenter: str, n: int = 6) -
     idx = np.arange(min(n, len(test)))
     lam = reconstruct(models["lam-sc"], test, idx, "awgn", snr, cfg.seed, cfg.max_segments, cfg.power)
     conv = reconstruct(models["conventional"], test, idx, "awgn", snr, cfg.seed, cfg.max_segments, cfg.power)
-    cols = ["image", "SKB segments", "ASI importance", "ASC kept fraction (white = all levels)", f"LAM-SC @ {snr:g} dB", f"conventional @ {snr:g} dB"]
+    cols = ["image", "SKB segments", "ASI importance (0–2, 1 = uniform)", "ASC kept fraction (white = all levels)", f"LAM-SC @ {snr:g} dB", f"conventional @ {snr:g} dB"]
     fig, axes = plt.subplots(len(idx), len(cols), figsize=(2.1 * len(cols), 2.1 * len(idx)), squeeze=False)
     for i in idx:
         img = test.images[i]
         seg = mark_boundaries(img, test.segments[i].astype(np.int64), color=(1, 0, 0))
         kept = lam["keep"][i].mean()
         panels = [img, seg, lam["importance"][i], lam["keep"][i], lam["recon"][i], conv["recon"][i]]
+        scale = {2: (0, 2), 3: (0, 1)}  # fixed scales: a nearly uniform importance must look uniform
         for j, (ax, p) in enumerate(zip(axes[i], panels)):
-            ax.imshow(p, cmap="magma" if j == 2 else "gray" if j == 3 else None,
-                      vmin=0 if j == 3 else None, vmax=1 if j == 3 else None, interpolation="nearest")
+            lo, hi = scale.get(j, (None, None))
+            ax.imshow(p, cmap="magma" if j == 2 else "gray" if j == 3 else None, vmin=lo, vmax=hi, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(cols[j], fontsize=8)
+        axes[i][2].set_xlabel(f"A in [{lam['importance'][i].min():.2f}, {lam['importance'][i].max():.2f}]", fontsize=7)
         axes[i][3].set_xlabel(f"kept {kept:.0%}", fontsize=7)
     fig.suptitle(f"SKB: {segmenter}", fontsize=9)
     fig.tight_layout()
