@@ -2,10 +2,11 @@
 
 Two questions about ASI → ASC on a finished ``semalign scenario sam`` run (``--out RUN``), at the run's ratio r*:
 
-* **Oracle allocation** (upper bound for any importance-driven allocation): ``lam-sc`` fine-tuned from the run's
+* **Oracle object prior**: ``lam-sc`` fine-tuned from the run's
   ``base-asi`` with the ASC keep logits shifted by ``γ · (o_b − ō)`` — ``o_b`` the ground-truth object share of
   mask block ``b``, ``ō`` its mean over the image — in training and at inference (same exact bit budget).
-  Ground truth is not available to a transmitter: this only measures how much moving bits to the objects can buy.
+  Ground truth is not available to a transmitter: this measures what one hand-made object prior (one γ) buys by
+  moving bits to the objects — an indication of the lever's size, not a bound on every allocation.
 * **ASI steering** (``--asi-steer β``, :class:`scenarios.sam.asc.AdaptiveMask`): the same fine-tune with the ASI
   importance shifting the keep logits by ``β · log Ā`` with gradient into the segment attention — does the
   attention learn to move bits to the objects?
@@ -13,7 +14,7 @@ Two questions about ASI → ASC on a finished ``semalign scenario sam`` run (``-
 Every fine-tune reuses the run's ``lam-sc`` job (same initialisation, batches and noise; checkpoints in
 ``RUN/allocation/<variant>/``, resumable), so differences against the run's ``lam-sc`` are paired. Per training
 seed: validation SSIM, object-region SSIM and PSNR (mean over the run's channels, SNRs, noise draws), the kept
-fraction on object blocks (> ½ object pixels) and on background blocks, and for steering the attention statistics
+fraction on object positions (latent positions, 4×4 pixels, > ½ object pixels) and on the other positions, and for steering the attention statistics
 of ``benchmarks/sam_attention_check.py``; then each variant minus ``lam-sc`` and minus ``uniform-asi`` with a
 Student-t 95 % CI over seeds. Writes ``RUN/allocation.json``. Decides nothing about the test verdicts.
 
@@ -42,9 +43,9 @@ from scenarios.sam.training import model_for, object_region, train_job
 METRICS = ("ssim", "ssim_obj", "psnr_obj")
 
 
-def object_shift(data: SegmentedImages, gamma: float, image_size: int, block: int):
+def object_shift(data: SegmentedImages, gamma: float, block: int):
     """``idx -> γ (o_b − ō)`` ``[B, 1, h, w]``: keep-logit offset from the ground-truth object share of each mask block."""
-    pixels = image_size // (image_size // 4 // block)  # image pixels per mask block side
+    pixels = 4 * block  # image pixels per mask block side (the latent grid is H/4)
 
     def shift(idx: np.ndarray) -> torch.Tensor:
         o = nn.functional.avg_pool2d(object_region(data, idx).float(), pixels)
@@ -53,7 +54,8 @@ def object_shift(data: SegmentedImages, gamma: float, image_size: int, block: in
 
 
 def validation(model: LamSc, cfg: SamConfig, val: SegmentedImages, shift=None) -> dict[str, float]:
-    """Mean validation quality over the run's channels/SNRs and the kept fraction on object vs background blocks."""
+    """Mean validation quality over the run's channels/SNRs and the kept fraction on object vs background latent
+    positions (4×4 pixels, more than half object pixels or not)."""
     rs = [evaluate(model, val, c, s, cfg.seed, cfg.max_segments, cfg.power, mask_shift=shift)
           for c in cfg.channels for s in cfg.snrs_db]
     res = {key: float(np.mean([r[key].mean() for r in rs])) for key in METRICS}
@@ -90,16 +92,17 @@ def main() -> None:
     per_seed: dict[str, dict[int, dict]] = {}
     for k in seeds:
         jobs = phase_a(cfg, k)[1] | phase_b(cfg, k, r_star)
-        lam_job, base = jobs[ratio_name(r_star)], torch.load(
-            (a.out / "checkpoints" / (f"s{k}" if k else "") / "base-asi.pt"), map_location="cpu", weights_only=False)["model"]
+        base_job = next(j for j in phase_a(cfg, k)[0] if j.name == "base-asi")
+        lam_job = jobs[ratio_name(r_star)]
+        base = torch.load(base_job.checkpoint(a.out / "checkpoints"), map_location="cpu", weights_only=False)["model"]
         per_seed.setdefault("lam-sc", {})[k] = validation(load_budget(cfg, a.out, lam_job, r_star), cfg, val)
         per_seed.setdefault("uniform-asi", {})[k] = validation(load_budget(cfg, a.out, jobs["uniform-asi"], r_star), cfg, val)
         if a.oracle:
             name = f"oracle γ={a.oracle:g}"
             model, _ = train_job(lam_job, cfg, train, a.out / "allocation" / f"oracle{a.oracle:g}", base, progress=False,
-                                 mask_shift=object_shift(train, a.oracle, cfg.image_size, cfg.mask_block))
+                                 mask_shift=object_shift(train, a.oracle, cfg.mask_block))
             model.asc.set_budget(cfg.asc_budget, r_star)
-            per_seed.setdefault(name, {})[k] = validation(model, cfg, val, object_shift(val, a.oracle, cfg.image_size, cfg.mask_block))
+            per_seed.setdefault(name, {})[k] = validation(model, cfg, val, object_shift(val, a.oracle, cfg.mask_block))
         for beta in steers:
             scfg = cfg.model_copy(update={"asi_steer": beta})
             model, _ = train_job(lam_job, scfg, train, a.out / "allocation" / f"steer{beta:g}", base, progress=False)

@@ -26,6 +26,7 @@ def test_block_log_importance_is_block_constant_centred_and_zero_for_uniform_wei
 
 
 def _asi_grad(steer: float) -> float:
+    """Gradient reaching the segment scores from a loss on the sent mask only (through ``LamSc.forward``)."""
     torch.manual_seed(0)
     model = LamSc("attention", True, 8, mask_levels=4, mask_block=4, asi_steer=steer).train()
     g = torch.Generator().manual_seed(1)
@@ -33,10 +34,8 @@ def _asi_grad(steer: float) -> float:
     labels = (torch.arange(64)[None, :, None] // 16 + 4 * (torch.arange(64)[None, None, :] // 32)).expand(2, 64, 64)
     masks = torch.nn.functional.one_hot(labels, 12).permute(0, 3, 1, 2).float()
     valid = masks.flatten(2).sum(-1) > 0
-    inp, _, importance = model.asi(x, masks, valid)
-    z = model.encoder(inp).detach()                              # only the path through the mask
-    keep, _ = model.asc(z, torch.nn.functional.avg_pool2d(importance, 4))
-    (keep * torch.randn(keep.shape, generator=g)).sum().backward()
+    fwd = model(x, masks, valid, lambda s, k: (s, k.flatten(1).sum(-1)))   # an ideal channel; the loss ignores recon
+    (fwd.keep * torch.randn(fwd.keep.shape, generator=g)).sum().backward()
     return float(sum(p.grad.abs().sum() for p in model.asi.score.parameters() if p.grad is not None))
 
 
@@ -68,3 +67,19 @@ def test_a_keep_logit_shift_moves_levels_to_the_shifted_blocks_at_the_same_bits(
     assert plain.sum() == shifted.sum()                          # the exact budget: same symbols
     assert (shifted[..., :8, :8] == 1).all()                     # every level of the marked blocks is sent
     assert shifted[..., :8, :8].mean() > plain[..., :8, :8].mean()
+
+
+def test_a_run_with_fresh_seeds_refuses_to_resume_with_another_steering(tmp_path):
+    import json
+
+    from scenarios.sam.config import SamConfig
+    from scenarios.sam.experiment import ResumeMismatch, _check_same_training
+
+    out = tmp_path / "run"
+    (out / "checkpoints" / "s3").mkdir(parents=True)                # --seed-offset runs keep checkpoints in s<k>/ only
+    (out / "checkpoints" / "s3" / "base-asi.pt").write_bytes(b"x")
+    old = SamConfig(seed_offset=3, asi_steer=0.0)
+    (out / "config.json").write_text(old.model_dump_json())
+    _check_same_training(old.model_copy(update={"seeds": 5}), out)  # evaluation-only change: fine
+    with pytest.raises(ResumeMismatch, match="asi_steer"):
+        _check_same_training(old.model_copy(update={"asi_steer": 3.0}), out)

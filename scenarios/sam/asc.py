@@ -31,8 +31,10 @@ detached, so on its own it never receives a gradient from the mask (measured: th
 within ~2 % of uniform). With steering the keep logits of every level become ``score_l + β · log Ā_c``, ``Ā`` the
 importance averaged over the block and ``log Ā_c`` its log centred over the image's blocks, *with* gradient into
 the ASI: the segment weights shift the image's bit budget between blocks (centred, so they move bits, not the
-total), and the straight-through gradient tells them which blocks' levels lower the loss. Uniform weights
-(``Ā ≡ 1``) give no shift.
+total), and the straight-through gradient of the reconstruction loss reaches them. Caveat: the ratio term's
+straight-through gradient reaches them too (``β (g_b − ḡ)``, non-zero where the sigmoid slopes differ between
+blocks), and through the ASI it reaches the encoder's input — the coupling the detached inputs otherwise prevent.
+Uniform weights (``Ā ≡ 1``) give no shift.
 
 **Side information.** The receiver must know each block's depth: ``⌈log₂(L+1)⌉`` bits per block,
 counted in the bits per image (:func:`mask_side_bits`).

@@ -24,7 +24,8 @@ __all__ = ["evaluate", "reconstruct"]
 def reconstruct(model: LamSc, data: SegmentedImages, idx: np.ndarray, channel: str, snr_db: float, seed: int,
                 max_segments: int, power: float = 1.0, batch_size: int = 80,
                 mask_shift: Callable[[np.ndarray], torch.Tensor] | None = None) -> dict[str, np.ndarray]:
-    """Reconstructions ``[N, H, W, 3]``, kept fraction per position ``[N, h, w]``, sent symbols ``[N]``, importance ``[N, H, W]``."""
+    """Reconstructions ``[N, H, W, 3]``, kept fraction per position ``[N, h, w]``, sent symbols ``[N]``, importance ``[N, H, W]``.
+    ``mask_shift(idx)``: optional ASC keep-logit offset ``[B, 1, h, w]`` for the images ``idx`` of each batch."""
     g = make_generator(seed, f"eval-{channel}-{snr_db:g}")
     out: dict[str, list] = {"recon": [], "keep": [], "sent": [], "importance": []}
     for lo in range(0, len(idx), batch_size):

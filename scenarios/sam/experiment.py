@@ -167,7 +167,7 @@ class NoGroundTruth(ValueError):
 
 def _check_same_training(cfg: SamConfig, out: Path) -> None:
     old_path = out / "config.json"
-    if not old_path.is_file() or not any((out / "checkpoints").glob("*.pt")):
+    if not old_path.is_file() or not any((out / "checkpoints").rglob("*.pt")):  # s<k>/ too (--seed-offset runs)
         return
     old, new = json.loads(old_path.read_text()), json.loads(cfg.model_dump_json())
     diff = sorted(k for k in new if k not in _EVAL_ONLY and old.get(k, _LEGACY.get(k)) != new[k])
