@@ -103,9 +103,10 @@ def test_tiny_run_with_object_weight_writes_object_region_metrics(tmp_path):
 
     out = tmp_path / "sam"
     small = ("--train-images", "8", "--seeds", "1", "--steps", "1", "--finetune-steps", "1", "--ratios", "0.5")
-    assert main(tiny_sam_args(out, *small, "--object-weight", "4", "--asi-steer", "3")) == 0
+    assert main(tiny_sam_args(out, *small, "--object-weight", "4", "--asi-steer", "3", "--asi-supervision", "1")) == 0
     result = json.loads((out / "results.json").read_text())
     assert result["config"]["object_weight"] == 4 and result["config"]["asi_steer"] == 3
+    assert result["config"]["asi_supervision"] == 1
     asi = result["checks"]["asi"]
     assert math.isfinite(asi["ssim_obj_diff_vs_uniform"]["mean"])  # measured inside the object masks
     assert asi["verdict_object_region"] in {"holds", "does NOT hold", "undecided"}
@@ -113,13 +114,20 @@ def test_tiny_run_with_object_weight_writes_object_region_metrics(tmp_path):
     assert {"ssim_obj", "ssim_obj_ci95", "psnr_obj_db", "psnr_obj_ci95"} <= set(header)
     summary = (out / "summary.md").read_text()
     assert "object-weighted MSE (object pixels × 4" in summary and "ASI steering β = 3" in summary
-    assert main(tiny_sam_args(out, *small, "--object-weight", "2", "--asi-steer", "3")) == 2   # another loss into the same --out: refused
-    assert main(tiny_sam_args(out, *small, "--object-weight", "4", "--asi-steer", "1")) == 2   # another steering: refused
+    assert "human-guided ASI" in summary
+    same = ("--object-weight", "4", "--asi-steer", "3", "--asi-supervision", "1")
+    for i, other in ((1, "2"), (3, "1"), (5, "0")):                  # another loss, steering or supervision: refused
+        changed = list(same)
+        changed[i] = other
+        assert main(tiny_sam_args(out, *small, *changed)) == 2
+    assert main(tiny_sam_args(out, *small, *same)) == 0              # the same settings resume
 
 
 @pytest.mark.parametrize("extra, needle", [
     (["--object-weight", "0.5"], "field 'object_weight'"),
     (["--asi-steer", "-1"], "field 'asi_steer'"),
+    (["--asi-supervision", "-1"], "field 'asi_supervision'"),
+    (["--asi-supervision", "1", "--data", "folder", "--data-dir", "/tmp"], "asi_supervision needs ground-truth object masks"),
     (["--object-weight", "4", "--data", "folder", "--data-dir", "/tmp"], "needs ground-truth object masks"),
 ])
 def test_bad_object_weight_exits_2_with_one_line(tmp_path, capsys, extra, needle):

@@ -83,3 +83,52 @@ def test_a_run_with_fresh_seeds_refuses_to_resume_with_another_steering(tmp_path
     _check_same_training(old.model_copy(update={"seeds": 5}), out)  # evaluation-only change: fine
     with pytest.raises(ResumeMismatch, match="asi_steer"):
         _check_same_training(old.model_copy(update={"asi_steer": 3.0}), out)
+
+
+def _scene(b: int = 8, seed: int = 0):
+    """Images with a bright square object on a dark background, 4 segments: the object and 3 background strips."""
+    g = torch.Generator().manual_seed(seed)
+    x = 0.2 * torch.rand(b, 3, 32, 32, generator=g)
+    labels = torch.zeros(b, 32, 32, dtype=torch.long)
+    labels[:, 8:16] = 1
+    labels[:, 16:] = 2
+    labels[:, 24:, 16:] = 3
+    objects = torch.zeros(b, 1, 32, 32, dtype=torch.bool)
+    for i in range(b):
+        r, c = 2 * (i % 4), 16 + 2 * (i % 3)
+        x[i, :, r:r + 6, c:c + 6] = 0.9                  # the object …
+        labels[i, r:r + 6, c:c + 6] = 4                  # … is its own segment
+        objects[i, 0, r:r + 6, c:c + 6] = True
+    masks = torch.nn.functional.one_hot(labels, 6).permute(0, 3, 1, 2).float()
+    return x, masks, masks.flatten(2).sum(-1) > 0, objects
+
+
+def test_importance_target_follows_the_object_share_and_ignores_empty_segments():
+    from scenarios.sam.asi import importance_target
+
+    _, masks, valid, objects = _scene()
+    t = importance_target(masks, objects, valid)
+    assert torch.allclose(t.sum(-1), torch.ones(len(t)))
+    assert (t[~valid] == 0).all()                                     # segment 5 is empty
+    assert (t[:, 4] > 0.7).all() and (t[:, :4] < 0.1).all()           # the object segment carries the importance
+
+
+def test_human_guided_supervision_teaches_the_attention_to_weight_the_object():
+    from scenarios.sam.asi import SemanticIntegration, importance_target, supervision_loss
+
+    torch.manual_seed(0)
+    asi = SemanticIntegration("attention")
+    x, masks, valid, objects = _scene()
+    target = importance_target(masks, objects, valid)
+    _, w0, _ = asi(x, masks, valid)
+    assert supervision_loss(target, target, valid).abs() < 1e-6 and supervision_loss(w0, target, valid) > 0.5
+    opt = torch.optim.Adam(asi.parameters(), lr=0.01)
+    for _ in range(150):
+        _, w, _ = asi(x, masks, valid)
+        opt.zero_grad()
+        supervision_loss(w, target, valid).backward()
+        opt.step()
+    xt, mt, vt, ot = _scene(seed=1)                                   # new images: no labels at inference
+    _, w, importance = asi(xt, mt, vt)
+    assert (w[:, 4] > 0.5).all()                                      # the object segment now dominates
+    assert importance[ot].mean() > 3 * importance[~ot].mean()

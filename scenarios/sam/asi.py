@@ -10,19 +10,38 @@ semantic-aware image.
    semantic-aware image is ``x_sa = x ⊙ (½ + g)`` stacked with ``A`` (4 channels).
 
 ``mode="uniform"`` is the ablation: ``w_s = 1/S`` with the same spatial attention.
+
+*Human-guided importance* (optional, :func:`importance_target`, :func:`supervision_loss`): in training, a loss
+``KL(t ‖ w)`` pulls the segment weights towards ``t_s ∝ o_s + ε``, ``o_s`` the share of segment ``s``'s pixels inside
+the ground-truth object masks. At inference the weights come from the segment features alone (no labels).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-__all__ = ["SemanticIntegration", "segments_onehot"]
+__all__ = ["SemanticIntegration", "importance_target", "segments_onehot", "supervision_loss"]
 
 
 def segments_onehot(labels: torch.Tensor, max_segments: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Label maps ``[B, H, W]`` (ints ``0 … S−1``) → masks float ``[B, S, H, W]`` and ``valid`` bool ``[B, S]``."""
     masks = torch.nn.functional.one_hot(labels.long(), max_segments).permute(0, 3, 1, 2).to(torch.float32)
     return masks, masks.flatten(2).sum(-1) > 0
+
+
+def importance_target(masks: torch.Tensor, objects: torch.Tensor, valid: torch.Tensor, eps: float = 0.05) -> torch.Tensor:
+    """Human-guided target ``t [B, S]``: each valid segment's object-pixel share ``o_s`` plus ``eps``, normalised over
+    the image's segments (``masks [B,S,H,W]``, ``objects`` bool/0-1 ``[B,1,H,W]``, ``valid [B,S]``)."""
+    area = masks.flatten(2).sum(-1)
+    share = torch.einsum("bshw,bhw->bs", masks, objects[:, 0].to(masks.dtype)) / area.clamp_min(1)
+    t = (share + eps) * valid
+    return t / t.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+def supervision_loss(weights: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """``KL(t ‖ w)`` over the valid segments, mean over the batch (0 when ``w = t``)."""
+    t, w = target.clamp_min(1e-12), weights.clamp_min(1e-12)
+    return ((target * (t.log() - w.log())) * valid).sum(-1).mean()
 
 
 class SemanticIntegration(nn.Module):

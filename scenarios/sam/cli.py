@@ -54,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="training loss: weight of pixels inside ground-truth object masks (background 1; default 1 = plain MSE)")
     p.add_argument("--asi-steer", dest="asi_steer", type=float,
                    help="ASI steering β: segment importance shifts the ASC keep logits by β·log(importance), with gradient (default 0 = off)")
+    p.add_argument("--asi-supervision", dest="asi_supervision", type=float,
+                   help="human-guided ASI: weight of a training loss pulling segment weights to their object share (default 0 = off)")
     p.add_argument("--target-ratio", dest="target_ratio", type=float, help="ASC mask ratio (fraction masked); default: chosen on the validation split")
     p.add_argument("--ratios", type=_floats, help="mask-ratio sweep, e.g. 0,0.2,0.4,0.6,0.8")
     p.add_argument("--snrs", dest="snrs_db", type=_floats, help="evaluation SNRs [dB], comma-separated")
@@ -63,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 _FIELDS = ("seed", "seeds", "seed_offset", "ratio_rule", "asc_budget", "val_images", "data", "data_dir", "train_images", "test_images", "steps", "finetune_steps", "batch_size",
-           "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "mask_levels", "mask_block", "curriculum", "object_weight", "asi_steer", "target_ratio", "ratios", "snrs_db", "channels", "threads")
+           "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "mask_levels", "mask_block", "curriculum", "object_weight", "asi_steer", "asi_supervision", "target_ratio", "ratios", "snrs_db", "channels", "threads")
 
 
 def config_from_args(args: argparse.Namespace):

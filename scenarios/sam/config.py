@@ -52,6 +52,9 @@ class SamConfig(BaseModel):
     asi_steer: float = Field(0.0, ge=0, le=100, description="ASI steering β: the segment importance shifts the ASC keep "
                              "logits by β·log Ā (block mean, centred per image), with gradient into the ASI (0 = off: "
                              "the mask sees the importance only as a detached input)")
+    asi_supervision: float = Field(0.0, ge=0, le=100, description="human-guided ASI: weight of KL(t‖w) pulling the segment "
+                                   "weights towards each segment's ground-truth object share in training (needs object "
+                                   "masks; inference uses no labels; 0 = off)")
     ratio_weight: float = Field(10.0, ge=0, description="weight λ of the mask-ratio loss term")
     target_ratio: float | None = Field(None, ge=0, lt=1, description="fraction of feature values masked (ASC); "
                                        "None = the largest sweep ratio whose validation SSIM is within the margin")
@@ -97,6 +100,8 @@ class SamConfig(BaseModel):
             raise ValueError(f"data {self.data!r} needs data_dir (a local folder)")
         if self.object_weight != 1 and self.data == "folder":
             raise ValueError("object_weight needs ground-truth object masks (data 'scenes' or VOC with SegmentationObject/)")
+        if self.asi_supervision and self.data == "folder":
+            raise ValueError("asi_supervision needs ground-truth object masks (data 'scenes' or VOC with SegmentationObject/)")
         if not self.channels:
             raise ValueError("channels must name at least one of awgn, rayleigh")
         return self

@@ -57,6 +57,8 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
     train, val, test, seg_name = prepare(cfg, out, segmenter, progress)
     if cfg.object_weight != 1 and train.truth is None:
         raise NoGroundTruth(f"object_weight {cfg.object_weight:g} needs ground-truth object masks; these training images have none")
+    if cfg.asi_supervision and train.truth is None:
+        raise NoGroundTruth(f"asi_supervision {cfg.asi_supervision:g} needs ground-truth object masks; these training images have none")
     t_data = time.perf_counter() - t0
     positions = (cfg.image_size // 4) ** 2
     side_bits = mask_side_bits(cfg.image_size // 4, cfg.mask_levels, cfg.mask_block)  # ASC mask side information
@@ -154,7 +156,7 @@ _EVAL_ONLY = {"test_images", "val_images", "seeds", "seed_offset", "ratio_rule",
 
 
 #: training settings added later, at the value that reproduces runs written before they existed (first ASC design)
-_LEGACY = {"mask_levels": 1, "mask_block": 1, "curriculum": 0.0, "object_weight": 1.0, "asi_steer": 0.0}
+_LEGACY = {"mask_levels": 1, "mask_block": 1, "curriculum": 0.0, "object_weight": 1.0, "asi_steer": 0.0, "asi_supervision": 0.0}
 
 
 class ResumeMismatch(ValueError):

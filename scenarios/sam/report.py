@@ -25,6 +25,7 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
         f"- training: {cfg['seeds']} training seed(s) (seeds {cfg.get('seed_offset', 0)}…{cfg.get('seed_offset', 0) + cfg['seeds'] - 1}); {cfg['steps']} base + {cfg['finetune_steps']} fine-tune steps per variant, batch {cfg['batch_size']}, "
         f"AWGN at SNR ~ U{tuple(cfg['train_snr_db'])} dB; loss: "
         + (f"object-weighted MSE (object pixels × {cfg['object_weight']:g}, background × 1)" if cfg.get('object_weight', 1.0) != 1 else "image MSE")
+        + (f"; human-guided ASI (segment weights pulled to their object share in training, weight {cfg['asi_supervision']:g})" if cfg.get('asi_supervision', 0.0) else "")
         + (f"; ASI steering β = {cfg['asi_steer']:g} (segment importance shifts the ASC keep logits, with gradient)" if cfg.get('asi_steer', 0.0) else "")
         + f"; base models with the mask-ratio curriculum {cfg.get('curriculum', 0.0):g}; evaluation on {', '.join(cfg['channels'])} at {list(cfg['snrs_db'])} dB",
         f"- bit accounting: 2 real values per complex channel symbol × {cfg['quant_bits']} bits (counted, not simulated) "

@@ -1,5 +1,6 @@
 """Training of one variant: Adam on image MSE — object-weighted with ``cfg.object_weight`` > 1
-(:mod:`scenarios.sam.objective`) — (+ the ASC ratio term), AWGN at random SNRs, checkpointed atomically.
+(:mod:`scenarios.sam.objective`) — (+ the ASC ratio term, + the human-guided ASI term with ``cfg.asi_supervision``),
+AWGN at random SNRs, checkpointed atomically.
 
 Base models (no ``init_from``) train with the mask-ratio curriculum (``cfg.curriculum``): a random share of
 the images is sent with a random prefix of the feature levels (:func:`scenarios.sam.asc.random_depth_mask`),
@@ -23,7 +24,7 @@ import torch
 from channel.rng import make_generator, stream_seed
 from protocol.atomic import write_bytes_atomic
 from scenarios.sam.asc import mask_ratio_loss, random_depth_mask
-from scenarios.sam.asi import segments_onehot
+from scenarios.sam.asi import importance_target, segments_onehot, supervision_loss
 from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import SegmentedImages
 from scenarios.sam.link import transmit
@@ -120,6 +121,9 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
         weights = pixel_weights(object_region(data, idx), cfg.object_weight) if cfg.object_weight != 1 else None
         mse = weighted_mse(fwd.recon, x, weights)  # plain MSE at object_weight 1
         loss = mse + (cfg.ratio_weight * mask_ratio_loss(fwd.keep, job.target_ratio) if job.asc else 0.0)
+        if cfg.asi_supervision and job.asi == "attention":  # human-guided segment importance (training only)
+            target = importance_target(masks, object_region(data, idx), valid)
+            loss = loss + cfg.asi_supervision * supervision_loss(fwd.weights, target, valid)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
