@@ -95,7 +95,7 @@ def _scene(b: int = 8, seed: int = 0):
     labels[:, 24:, 16:] = 3
     objects = torch.zeros(b, 1, 32, 32, dtype=torch.bool)
     for i in range(b):
-        r, c = 2 * (i % 4), 16 + 2 * (i % 3)
+        r, c = 2 * ((i + 3 * seed) % 4), 16 + 2 * ((i + seed) % 3)   # positions vary with the seed
         x[i, :, r:r + 6, c:c + 6] = 0.9                  # the object …
         labels[i, r:r + 6, c:c + 6] = 4                  # … is its own segment
         objects[i, 0, r:r + 6, c:c + 6] = True
@@ -132,3 +132,22 @@ def test_human_guided_supervision_teaches_the_attention_to_weight_the_object():
     _, w, importance = asi(xt, mt, vt)
     assert (w[:, 4] > 0.5).all()                                      # the object segment now dominates
     assert importance[ot].mean() > 3 * importance[~ot].mean()
+
+
+def test_supervision_changes_the_training_of_an_attention_model(tmp_path):
+    import numpy as np
+
+    from scenarios.sam.config import SamConfig
+    from scenarios.sam.dataset import SegmentedImages
+    from scenarios.sam.training import Job, train_job
+
+    x, masks, _, objects = _scene(b=8)
+    data = SegmentedImages(images=(x.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8),
+                           segments=masks.argmax(1).numpy().astype(np.int8), truth=objects[:, 0].numpy().astype(np.int16))
+    job = Job("j", "attention", False, 0.0, 3)
+    params = {}
+    for lam in (0.0, 1.0):
+        cfg = SamConfig(image_size=32, batch_size=4, asi_supervision=lam, max_segments=6)
+        model, _ = train_job(job, cfg, data, tmp_path / f"l{lam:g}", progress=False)
+        params[lam] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert not torch.equal(params[0.0], params[1.0])   # same init and batches: only the loss differs
