@@ -29,12 +29,16 @@ app = ServerApp()
 _MAX_LATE = 1000  # expired message ids remembered to recognise late replies
 
 
-def shorten_object_backoff(initial: float = 0.01, cap: float = 0.1) -> bool:
-    """MONKEYPATCH (flwr 1.41, ``flwr/superlink/grid/http_grid.py:325``): a reply can be listed
+def shorten_object_backoff(initial: float = 0.01, cap: float = 0.1, max_time: float | None = None) -> bool:
+    """MONKEYPATCH (flwr 1.41–1.42, ``flwr/superlink/grid/http_grid.py``): a reply can be listed
     before its objects are uploaded; ``Grid.pull_messages`` then backs off 1 s, doubling
     (``supercore/constant.py``), which dominates a fast round. Flower has no setting for it;
     this passes the public ``initial_backoff``/``backoff_cap`` arguments of ``pull_objects``.
-    Returns whether the patch was applied (skipped when the module no longer has the name)."""
+    ``max_time`` (the round deadline) bounds one pull: a user killed in the middle of its upload
+    leaves a listed reply whose objects never arrive, and ``pull_messages`` blocked on it for
+    ~50 s (500 tries at the 0.1 s cap; measured), past the round deadline, before returning it as
+    an error reply. Returns whether the patch was applied (skipped when the module no longer has
+    the name)."""
     import functools
 
     try:
@@ -44,7 +48,8 @@ def shorten_object_backoff(initial: float = 0.01, cap: float = 0.1) -> bool:
     fn = getattr(http_grid, "pull_objects", None)
     if fn is None or isinstance(fn, functools.partial):
         return fn is not None
-    http_grid.pull_objects = functools.partial(fn, initial_backoff=initial, backoff_cap=cap)
+    extra = {} if max_time is None else {"max_time": max_time}
+    http_grid.pull_objects = functools.partial(fn, initial_backoff=initial, backoff_cap=cap, **extra)
     return True
 
 
@@ -238,8 +243,8 @@ class _Backoff:
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     _log_to_stderr()
-    shorten_object_backoff()
     cfg, rt = split_run_config(context.run_config)
+    shorten_object_backoff(max_time=rt.round_timeout)
     run_ap(grid, cfg, rt)
 
 

@@ -99,12 +99,14 @@ def test_flower_task_metric_widely_linear_equals_engine(cluster, latents, tmp_pa
 
 
 def test_bad_messages_and_a_killed_user(tmp_path, latents, caplog):
-    """User 1 sends a wrong shape, NaN, a stale round, a spoofed id and crashes, one per round;
+    """User 1 sends a wrong shape, NaN, a spoofed id, a stale round and crashes, one per round;
     user 0 loses its run state in round 5 (handshake repeated); user 2 is killed after round 2.
-    The run finishes and says who completed."""
+    The run finishes and says who completed. (The stale round comes after the kill's round: a
+    user killed mid-upload can hold that round's pull up to its deadline, and user 1's reply is
+    then discarded as late instead of as stale — both correct, but the log line differs.)"""
     cfg = RunConfig(**{**BASE, "iterations": 7}, latents=latents)
     out = tmp_path / "faults"
-    opts = LaunchOptions(out_dir=out, run_timeout=600, node_configs={0: {"fault": "forget@5"}, 1: {"fault": "shape@0,nan@1,stale@2,spoof@3,crash@4"}})
+    opts = LaunchOptions(out_dir=out, run_timeout=600, node_configs={0: {"fault": "forget@5"}, 1: {"fault": "shape@0,nan@1,spoof@2,stale@3,crash@4"}})
     with Launch(cfg, opts) as run:
         run.start_ap()
         for k in range(cfg.users):
@@ -257,3 +259,20 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_object_pull_is_bounded_by_the_round_deadline(monkeypatch):
+    """The AP's pull of a reply's objects gives up at the round deadline (a user killed mid-upload
+    otherwise held the round ~50 s past it); the patch is applied once, with Flower's own arguments."""
+    import functools
+
+    import flwr.superlink.grid.http_grid as http_grid
+
+    from ap_server.server_app import shorten_object_backoff
+
+    monkeypatch.setattr(http_grid, "pull_objects", http_grid.pull_objects)   # restored after the test
+    assert shorten_object_backoff(max_time=7.5)
+    patched = http_grid.pull_objects
+    assert isinstance(patched, functools.partial)
+    assert patched.keywords == {"initial_backoff": 0.01, "backoff_cap": 0.1, "max_time": 7.5}
+    assert shorten_object_backoff(max_time=99) and http_grid.pull_objects is patched   # not stacked twice
