@@ -38,7 +38,7 @@ from scenarios.sam.dataset import SegmentedImages, prepare
 from scenarios.sam.evaluate import evaluate, reconstruct
 from scenarios.sam.model import LamSc
 from scenarios.sam.plan import phase_a, phase_b, ratio_name
-from scenarios.sam.training import model_for, object_region, train_job
+from scenarios.sam.training import load_trained, object_region, train_job
 
 METRICS = ("ssim", "ssim_obj", "psnr_obj")
 
@@ -59,17 +59,10 @@ def validation(model: LamSc, cfg: SamConfig, val: SegmentedImages, shift=None) -
     rs = [evaluate(model, val, c, s, cfg.seed, cfg.max_segments, cfg.power, mask_shift=shift)
           for c in cfg.channels for s in cfg.snrs_db]
     res = {key: float(np.mean([r[key].mean() for r in rs])) for key in METRICS}
-    keep = reconstruct(  # the kept map per position (the noise does not change the mask)
-        model, val, np.arange(len(val)), cfg.channels[0], cfg.snrs_db[0], cfg.seed, cfg.max_segments,
-                       cfg.power, mask_shift=shift)["keep"]
+    keep = reconstruct(model, val, np.arange(len(val)), cfg.channels[0], cfg.snrs_db[0], cfg.seed, cfg.max_segments,
+                       cfg.power, mask_shift=shift)["keep"]  # the kept map per position (the noise does not change it)
     obj = nn.functional.avg_pool2d(object_region(val, np.arange(len(val))).float(), 4)[:, 0].numpy() > 0.5
     return res | dict(kept_object=float(keep[obj].mean()), kept_background=float(keep[~obj].mean()))
-
-
-def load(cfg: SamConfig, run: Path, job) -> LamSc:
-    model = model_for(job, cfg)
-    model.load_state_dict(torch.load(job.checkpoint(run / "checkpoints"), map_location="cpu", weights_only=False)["model"])
-    return model.eval()
 
 
 def main() -> None:
@@ -91,12 +84,14 @@ def main() -> None:
     steers = [float(b) for b in a.steer.split(",") if b]
     per_seed: dict[str, dict[int, dict]] = {}
     for k in seeds:
-        jobs = phase_a(cfg, k)[1] | phase_b(cfg, k, r_star)
-        base_job = next(j for j in phase_a(cfg, k)[0] if j.name == "base-asi")
-        lam_job = jobs[ratio_name(r_star)]
-        base = torch.load(base_job.checkpoint(a.out / "checkpoints"), map_location="cpu", weights_only=False)["model"]
-        per_seed.setdefault("lam-sc", {})[k] = validation(load_budget(cfg, a.out, lam_job, r_star), cfg, val)
-        per_seed.setdefault("uniform-asi", {})[k] = validation(load_budget(cfg, a.out, jobs["uniform-asi"], r_star), cfg, val)
+        ckpt = a.out / "checkpoints"
+        ordered, finals = phase_a(cfg, k)
+        lam_job = finals[ratio_name(r_star)]
+        base_job = next(j for j in ordered if j.name == "base-asi")
+        base = torch.load(base_job.checkpoint(ckpt), map_location="cpu", weights_only=False)["model"]
+        per_seed.setdefault("lam-sc", {})[k] = validation(load_trained(lam_job, cfg, ckpt), cfg, val)
+        per_seed.setdefault("uniform-asi", {})[k] = validation(load_trained(phase_b(cfg, k, r_star)["uniform-asi"], cfg, ckpt),
+                                                               cfg, val)
         if a.oracle:
             name = f"oracle γ={a.oracle:g}"
             model, _ = train_job(lam_job, cfg, train, a.out / "allocation" / f"oracle{a.oracle:g}", base, progress=False,
@@ -118,13 +113,6 @@ def main() -> None:
             print(f"{v} − {ref}: " + ", ".join(f"{m} {s['mean']:+.4f} [{s['lo']:+.4f}, {s['hi']:+.4f}]" for m, s in st.items()))
     write_json_atomic(a.out / "allocation.json", dict(run=str(a.out), ratio=r_star, split="val", images=len(val), seeds=seeds,
                                                       oracle=a.oracle, steer=steers, per_seed=per_seed, diffs=diffs))
-
-
-def load_budget(cfg: SamConfig, run: Path, job, ratio: float) -> LamSc:
-    """A trained ASC variant of the run with the run's inference budget at ``ratio``."""
-    model = load(cfg, run, job)
-    model.asc.set_budget(cfg.asc_budget, ratio)
-    return model
 
 
 if __name__ == "__main__":

@@ -30,12 +30,13 @@ import numpy as np
 import torch
 
 from protocol.atomic import write_json_atomic
+from scenarios.sam.asi import segment_object_share
 from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import prepare
 from scenarios.sam.model import LamSc
 from scenarios.sam.checks import over_seeds
 from scenarios.sam.plan import phase_a, phase_b, ratio_name
-from scenarios.sam.training import batch, model_for, object_region
+from scenarios.sam.training import batch, load_trained, object_region
 
 
 def attention_stats(weights: torch.Tensor, valid: torch.Tensor, importance: torch.Tensor, masks: torch.Tensor,
@@ -49,8 +50,7 @@ def attention_stats(weights: torch.Tensor, valid: torch.Tensor, importance: torc
     a_obj = (importance * obj).flatten(1).sum(-1) / obj.flatten(1).sum(-1).clamp_min(1)
     a_bg = (importance * (1 - obj)).flatten(1).sum(-1) / (1 - obj).flatten(1).sum(-1).clamp_min(1)
     both = (obj.flatten(1).sum(-1) > 0) & ((1 - obj).flatten(1).sum(-1) > 0)
-    area = masks.flatten(2).sum(-1)
-    frac = torch.einsum("bshw,bhw->bs", masks, obj[:, 0]) / area.clamp_min(1)
+    frac = segment_object_share(masks, obj)
     ws, fs = (weights * n[:, None])[valid], frac[valid]
     corr = float(np.corrcoef(ws.numpy(), fs.numpy())[0, 1]) if ws.std() > 0 and fs.std() > 0 else float("nan")
     return dict(max_w_times_S=float(wmax), block_importance_std=float(blocks.std()), block_importance_min=float(blocks.min()),
@@ -109,31 +109,23 @@ def main() -> None:
         cfg = SamConfig(**json.loads((run / "config.json").read_text()))
         r_star = json.loads((run / "results.json").read_text())["checks"]["selection"]["ratio"]
         _, val, test, _ = prepare(cfg, run, progress=False)
-        if a.split == "test":
-            val = test
+        data = test if a.split == "test" else val
         res: dict[str, dict] = {}
         torch.manual_seed(0)
-        res["untrained"] = attention_stats(**asi_outputs(LamSc("attention", True, cfg.latent_channels, cfg.mask_levels, cfg.mask_block), val, cfg.max_segments))
+        res["untrained"] = attention_stats(**asi_outputs(LamSc("attention", True, cfg.latent_channels, cfg.mask_levels, cfg.mask_block), data, cfg.max_segments))
         for k in cfg.train_seeds:
-            job = phase_a(cfg, k)[1][ratio_name(r_star)]
-            model = model_for(job, cfg)
-            model.load_state_dict(torch.load(job.checkpoint(run / "checkpoints"), map_location="cpu", weights_only=False)["model"])
-            model.eval()
-            res[f"seed {k}"] = attention_stats(**asi_outputs(model, val, cfg.max_segments))
+            model = load_trained(phase_a(cfg, k)[1][ratio_name(r_star)], cfg, run / "checkpoints")
+            res[f"seed {k}"] = attention_stats(**asi_outputs(model, data, cfg.max_segments))
             if a.ablate:
-                ref = None
-                if a.split == "test":
-                    ujob = phase_b(cfg, k, r_star)["uniform-asi"]
-                    ref = model_for(ujob, cfg)
-                    ref.load_state_dict(torch.load(ujob.checkpoint(run / "checkpoints"), map_location="cpu", weights_only=False)["model"])
-                    ref.eval()
-                res[f"seed {k}"] |= forced_uniform_effect(model, cfg, val, r_star, ref)
+                ref = (load_trained(phase_b(cfg, k, r_star)["uniform-asi"], cfg, run / "checkpoints")
+                       if a.split == "test" else None)
+                res[f"seed {k}"] |= forced_uniform_effect(model, cfg, data, r_star, ref)
         seeds = [key for key in res if key.startswith("seed ")]
         summary = {key: over_seeds([res[s_][key] for s_ in seeds]) for key in res[seeds[0]]
                    if key.startswith(("d_", "forced_minus"))} if a.ablate and len(seeds) > 1 else {}
-        report.append(dict(run=str(run), object_weight=cfg.object_weight, ratio=r_star, split=a.split, images=len(val),
+        report.append(dict(run=str(run), object_weight=cfg.object_weight, ratio=r_star, split=a.split, images=len(data),
                            stats=res, over_seeds=summary))
-        print(f"{run} (object_weight {cfg.object_weight:g}, lam-sc at {r_star:.1%}, {len(val)} {a.split} scenes)")
+        print(f"{run} (object_weight {cfg.object_weight:g}, lam-sc at {r_star:.1%}, {len(data)} {a.split} scenes)")
         for name, st in res.items():
             print(f"  {name:10s} " + ", ".join(f"{key} {v:.4f}" for key, v in st.items()), flush=True)
         for key, st in summary.items():

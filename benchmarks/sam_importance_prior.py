@@ -30,20 +30,13 @@ from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import prepare
 from scenarios.sam.evaluate import evaluate
 from scenarios.sam.model import LamSc
-from scenarios.sam.training import model_for
+from scenarios.sam.training import load_trained
 from scenarios.sam.plan import phase_a, phase_b, ratio_name
 
 
 def load(cfg: SamConfig, run: Path, seed: int, variant: str, ratio: float) -> LamSc:
     """A trained variant of ``seed`` from the run's checkpoints (the run's inference budget at ``ratio``)."""
-    jobs = phase_a(cfg, seed)[1] | phase_b(cfg, seed, ratio)
-    job = jobs[variant]
-    model = model_for(job, cfg)
-    model.load_state_dict(torch.load(job.checkpoint(run / "checkpoints"), map_location="cpu", weights_only=False)["model"])
-    model.eval()
-    if model.asc is not None:
-        model.asc.set_budget(cfg.asc_budget, job.target_ratio)
-    return model
+    return load_trained((phase_a(cfg, seed)[1] | phase_b(cfg, seed, ratio))[variant], cfg, run / "checkpoints")
 
 
 def mean_ssim(model: LamSc, cfg: SamConfig, data) -> tuple[float, float]:

@@ -70,8 +70,6 @@ def test_a_keep_logit_shift_moves_levels_to_the_shifted_blocks_at_the_same_bits(
 
 
 def test_a_run_with_fresh_seeds_refuses_to_resume_with_another_steering(tmp_path):
-    import json
-
     from scenarios.sam.config import SamConfig
     from scenarios.sam.experiment import ResumeMismatch, _check_same_training
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["SemanticIntegration", "importance_target", "segments_onehot", "supervision_loss"]
+__all__ = ["SemanticIntegration", "importance_target", "segment_object_share", "segments_onehot", "supervision_loss"]
 
 
 def segments_onehot(labels: torch.Tensor, max_segments: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,12 +29,17 @@ def segments_onehot(labels: torch.Tensor, max_segments: int) -> tuple[torch.Tens
     return masks, masks.flatten(2).sum(-1) > 0
 
 
+def segment_object_share(masks: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
+    """``o_s [B, S]``: the share of each segment's pixels inside the ground-truth objects (``masks [B,S,H,W]``,
+    ``objects`` bool/0-1 ``[B,1,H,W]``; 0 for empty segments)."""
+    area = masks.flatten(2).sum(-1)
+    return torch.einsum("bshw,bhw->bs", masks, objects[:, 0].to(masks.dtype)) / area.clamp_min(1)
+
+
 def importance_target(masks: torch.Tensor, objects: torch.Tensor, valid: torch.Tensor, eps: float = 0.05) -> torch.Tensor:
     """Human-guided target ``t [B, S]``: each valid segment's object-pixel share ``o_s`` plus ``eps``, normalised over
     the image's segments (``masks [B,S,H,W]``, ``objects`` bool/0-1 ``[B,1,H,W]``, ``valid [B,S]``)."""
-    area = masks.flatten(2).sum(-1)
-    share = torch.einsum("bshw,bhw->bs", masks, objects[:, 0].to(masks.dtype)) / area.clamp_min(1)
-    t = (share + eps) * valid
+    t = (segment_object_share(masks, objects) + eps) * valid
     return t / t.sum(-1, keepdim=True).clamp_min(1e-12)
 
 

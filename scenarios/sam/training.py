@@ -31,7 +31,7 @@ from scenarios.sam.link import transmit
 from scenarios.sam.model import LamSc
 from scenarios.sam.objective import pixel_weights, weighted_mse
 
-__all__ = ["Job", "batch", "model_for", "object_region", "train_job"]
+__all__ = ["Job", "batch", "load_trained", "model_for", "object_region", "train_job"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,17 @@ def object_region(data: SegmentedImages, idx: np.ndarray | torch.Tensor) -> torc
 def model_for(job: Job, cfg: SamConfig) -> LamSc:
     """A fresh (untrained) model of ``job``'s variant with ``cfg``'s architecture."""
     return LamSc(job.asi, job.asc, cfg.latent_channels, cfg.mask_levels, cfg.mask_block, cfg.asi_steer)
+
+
+def load_trained(job: Job, cfg: SamConfig, ckpt_dir: Path) -> LamSc:
+    """``job``'s trained model from its checkpoint in ``ckpt_dir`` (eval mode; an ASC model gets the run's inference
+    mask at the job's ratio, as in the experiment)."""
+    model = model_for(job, cfg)
+    model.load_state_dict(torch.load(job.checkpoint(ckpt_dir), map_location="cpu", weights_only=False)["model"])
+    model.eval()
+    if model.asc is not None:
+        model.asc.set_budget(cfg.asc_budget, job.target_ratio)
+    return model
 
 
 def _save(path: Path, state: dict) -> None:
@@ -118,12 +129,13 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
             keep = random_depth_mask(cfg.batch_size, cfg.mask_levels, grid, grid, cfg.curriculum, g)
         fwd = model(x, masks, valid, lambda s, k: transmit(s, k, snr, "awgn", g, cfg.power), keep=keep,
                     mask_shift=mask_shift(idx) if mask_shift is not None else None)
-        weights = pixel_weights(object_region(data, idx), cfg.object_weight) if cfg.object_weight != 1 else None
+        supervise = cfg.asi_supervision and job.asi == "attention"  # human-guided segment importance (training only)
+        objects = object_region(data, idx) if cfg.object_weight != 1 or supervise else None
+        weights = pixel_weights(objects, cfg.object_weight) if cfg.object_weight != 1 else None
         mse = weighted_mse(fwd.recon, x, weights)  # plain MSE at object_weight 1
         loss = mse + (cfg.ratio_weight * mask_ratio_loss(fwd.keep, job.target_ratio) if job.asc else 0.0)
-        if cfg.asi_supervision and job.asi == "attention":  # human-guided segment importance (training only)
-            target = importance_target(masks, object_region(data, idx), valid)
-            loss = loss + cfg.asi_supervision * supervision_loss(fwd.weights, target, valid)
+        if supervise:
+            loss = loss + cfg.asi_supervision * supervision_loss(fwd.weights, importance_target(masks, objects, valid), valid)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
