@@ -379,6 +379,10 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     (["--steps", "0"], "field 'steps'"),
     (["--mask-levels", "3"], "must divide the 4 complex feature maps"),
     (["--mask-block", "5"], "must divide the latent grid side 16"),
+    (["--image-size", "66"], "image_size must be a multiple of 4"),
+    (["--image-size", "72"], "must divide the latent grid side 18"),
+    (["--sam-points-per-side", "0"], "field 'sam_points_per_side'"),
+    (["--sam-pred-iou-thresh", "1.5"], "field 'sam_pred_iou_thresh'"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, extra, needle):
     from scenarios.cli import main

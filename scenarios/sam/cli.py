@@ -46,6 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--segmenter", choices=("superpixel", "sam"), help="SKB back-end (default superpixel, offline substitute)")
     p.add_argument("--sam-checkpoint", dest="sam_checkpoint", type=Path, help="local SAM checkpoint (.pth)")
     p.add_argument("--sam-model-type", dest="sam_model_type", choices=("vit_b", "vit_l", "vit_h"))
+    p.add_argument("--sam-points-per-side", dest="sam_points_per_side", type=int,
+                   help="SAM point prompts per image side (default 32, SAM's own)")
+    p.add_argument("--sam-pred-iou-thresh", dest="sam_pred_iou_thresh", type=float,
+                   help="SAM: minimum predicted mask IoU (default 0.88, SAM's own)")
+    p.add_argument("--sam-stability-thresh", dest="sam_stability_thresh", type=float,
+                   help="SAM: minimum mask stability score (default 0.95, SAM's own)")
+    p.add_argument("--image-size", dest="image_size", type=int,
+                   help="square image side in pixels, multiple of 4 (default 64; the paper used 128)")
     p.add_argument("--latent-channels", dest="latent_channels", type=int, help="real feature maps C at H/4×W/4 (default 8)")
     p.add_argument("--mask-levels", dest="mask_levels", type=int, help="ASC feature levels L sent as a prefix (default 4; 1 = per-position on/off)")
     p.add_argument("--mask-block", dest="mask_block", type=int, help="ASC mask block side in latent positions (default 4)")
@@ -65,7 +73,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 _FIELDS = ("seed", "seeds", "seed_offset", "ratio_rule", "asc_budget", "val_images", "data", "data_dir", "train_images", "test_images", "steps", "finetune_steps", "batch_size",
-           "segmenter", "sam_checkpoint", "sam_model_type", "latent_channels", "mask_levels", "mask_block", "curriculum", "object_weight", "asi_steer", "asi_supervision", "target_ratio", "ratios", "snrs_db", "channels", "threads")
+           "segmenter", "sam_checkpoint", "sam_model_type", "sam_points_per_side", "sam_pred_iou_thresh",
+           "sam_stability_thresh", "image_size", "latent_channels", "mask_levels", "mask_block", "curriculum", "object_weight", "asi_steer", "asi_supervision", "target_ratio", "ratios", "snrs_db", "channels", "threads")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -89,7 +98,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"semalign scenario sam: {format_validation_error(e)}", file=sys.stderr)
         return 2
     try:
-        segmenter = make_segmenter(cfg.segmenter, cfg.max_segments, cfg.sam_checkpoint, cfg.sam_model_type)
+        segmenter = make_segmenter(cfg.segmenter, cfg.max_segments, cfg.sam_checkpoint, cfg.sam_model_type,
+                                   cfg.sam_generator_options)
         if cfg.data == "voc":
             from scenarios.sam.local_images import find_voc_root
 

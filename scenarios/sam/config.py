@@ -36,6 +36,12 @@ class SamConfig(BaseModel):
     segmenter: Literal["superpixel", "sam"] = Field("superpixel", description="SKB back-end")
     sam_checkpoint: Path | None = Field(None, description="SAM .pth checkpoint (segmenter=sam)")
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
+    sam_points_per_side: int = Field(32, ge=1, le=128, description="SAM automatic mask generator: point prompts per "
+                                     "image side (SAM's default 32 = 1,024 prompts per image)")
+    sam_pred_iou_thresh: float = Field(0.88, ge=0, le=1, description="SAM: keep masks whose predicted IoU exceeds this "
+                                       "(SAM's default)")
+    sam_stability_thresh: float = Field(0.95, ge=0, le=1, description="SAM: keep masks whose stability score exceeds "
+                                        "this (SAM's default)")
     max_segments: int = Field(12, ge=2, le=64, description="segments kept per image (the rest merged)")
     latent_channels: int = Field(8, ge=2, le=64, description="real feature maps C (even) at H/4 × W/4")
     mask_levels: int = Field(4, ge=1, le=32, description="ASC mask levels L: groups of the C/2 complex maps sent as a prefix "
@@ -72,6 +78,12 @@ class SamConfig(BaseModel):
     quant_bits: int = Field(8, ge=1, le=32, description="bits per real feature value in the bit count")
     threads: int = Field(1, ge=0, le=256, description="torch threads (0 = default)")
     checkpoint_every: int = Field(100, ge=1)
+
+    @property
+    def sam_generator_options(self) -> dict:
+        """Keyword arguments of segment-anything's ``SamAutomaticMaskGenerator`` set by this config."""
+        return dict(points_per_side=self.sam_points_per_side, pred_iou_thresh=self.sam_pred_iou_thresh,
+                    stability_score_thresh=self.sam_stability_thresh)
 
     @property
     def train_seeds(self) -> range:

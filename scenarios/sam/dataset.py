@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,11 +36,46 @@ def masks_to_labels(masks: np.ndarray) -> np.ndarray:
     return masks.argmax(0).astype(np.int8)
 
 
-def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", progress: bool = True) -> np.ndarray:
-    """Run the SKB on every image (with a progress bar): int8 ``[N, H, W]``."""
+def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", progress: bool = True,
+                partial: Path | None = None, save_every_s: float = 30.0) -> np.ndarray:
+    """Run the SKB on every image (with a progress bar): int8 ``[N, H, W]``.
+
+    With ``partial``, the label maps done so far are written there atomically at most every
+    ``save_every_s`` seconds (and when interrupted), and a rerun continues after them: the SAM pass
+    takes seconds per image on a CPU, so a crash or Ctrl-C loses at most that much of it."""
     from tqdm import tqdm
 
-    return np.stack([masks_to_labels(segmenter.segment(im)) for im in tqdm(images, desc=desc, leave=False, disable=not progress)])
+    done = _load_partial(partial, images)
+    labels = np.zeros(images.shape[:3], np.int8)
+    labels[: len(done)] = done
+    last = time.monotonic()
+    i = len(done)
+    try:
+        for i in tqdm(range(len(done), len(images)), desc=desc, leave=False, disable=not progress,
+                      initial=len(done), total=len(images)):
+            labels[i] = masks_to_labels(segmenter.segment(images[i]))
+            if partial is not None and time.monotonic() - last >= save_every_s:
+                write_npz_atomic(partial, segments=labels[: i + 1], images_sha=_sha(images))
+                last = time.monotonic()
+        i = len(images)
+    finally:
+        if partial is not None and len(done) < i < len(images):  # interrupted after new work: keep it
+            write_npz_atomic(partial, segments=labels[:i], images_sha=_sha(images))
+    return labels
+
+
+def _sha(images: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+
+
+def _load_partial(partial: Path | None, images: np.ndarray) -> np.ndarray:
+    """Label maps of an interrupted pass over the same images (none if absent or for other images)."""
+    if partial is None or not partial.is_file():
+        return np.zeros((0, *images.shape[1:3]), np.int8)
+    with np.load(partial) as f:
+        if str(f["images_sha"]) != _sha(images) or len(f["segments"]) > len(images):
+            return np.zeros((0, *images.shape[1:3]), np.int8)
+        return f["segments"]
 
 
 def load_split(cfg: SamConfig, split: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -74,12 +110,15 @@ def _key(cfg: SamConfig, split: str, segmenter: Segmenter) -> str:
     fields = dict(split=split, seed=cfg.seed, data=cfg.data, data_dir=str(cfg.data_dir), size=cfg.image_size,
                   n=_size(cfg, split), seg=segmenter.name,
                   ckpt=str(cfg.sam_checkpoint), s=cfg.max_segments)
+    if cfg.segmenter == "sam":  # the generator's settings change the segments (key unchanged for the superpixels)
+        fields["sam"] = [cfg.sam_model_type, cfg.sam_generator_options]
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def prepare(cfg: SamConfig, out: Path, segmenter: Segmenter | None = None, progress: bool = True) -> tuple[SegmentedImages, SegmentedImages, SegmentedImages, str]:
     """(train, val, test, segmenter name), from ``out/data-*.npz`` when already built for this config."""
-    segmenter = segmenter or make_segmenter(cfg.segmenter, cfg.max_segments, cfg.sam_checkpoint, cfg.sam_model_type)
+    segmenter = segmenter or make_segmenter(cfg.segmenter, cfg.max_segments, cfg.sam_checkpoint, cfg.sam_model_type,
+                                            cfg.sam_generator_options)
     result = []
     for split in ("train", "val", "test"):
         path = out / f"data-{split}-{_key(cfg, split, segmenter)}.npz"
@@ -88,8 +127,10 @@ def prepare(cfg: SamConfig, out: Path, segmenter: Segmenter | None = None, progr
                 result.append(SegmentedImages(f["images"], f["segments"], f["truth"] if "truth" in f else None))
             continue
         images, truth = load_split(cfg, split)
-        segments = segment_all(images, segmenter, f"SKB {split}", progress)
+        partial = path.with_name(path.stem + ".partial.npz")
+        segments = segment_all(images, segmenter, f"SKB {split}", progress, partial)
         arrays = dict(images=images, segments=segments) | ({"truth": truth} if truth is not None else {})
         write_npz_atomic(path, **arrays)
+        partial.unlink(missing_ok=True)
         result.append(SegmentedImages(images, segments, truth))
     return result[0], result[1], result[2], segmenter.name

@@ -156,7 +156,8 @@ _EVAL_ONLY = {"test_images", "val_images", "seeds", "seed_offset", "ratio_rule",
 
 
 #: training settings added later, at the value that reproduces runs written before they existed (first ASC design)
-_LEGACY = {"mask_levels": 1, "mask_block": 1, "curriculum": 0.0, "object_weight": 1.0, "asi_steer": 0.0, "asi_supervision": 0.0}
+_LEGACY = {"mask_levels": 1, "mask_block": 1, "curriculum": 0.0, "object_weight": 1.0, "asi_steer": 0.0, "asi_supervision": 0.0,
+           "sam_points_per_side": 32, "sam_pred_iou_thresh": 0.88, "sam_stability_thresh": 0.95}
 
 
 class ResumeMismatch(ValueError):

@@ -95,8 +95,8 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
         ao = chk["asc_object_region"]
         lines.append(f"- inside the object masks, lam-sc − no-asc: SSIM_obj {stat(ao['ssim_obj_diff'])}; PSNR_obj {stat(ao['psnr_obj_diff'])} dB")
     lines += [
-        f"- verdicts: 'holds' = the whole CI on the passing side, 'does NOT hold' = the whole CI on the failing side, "
-        f"'undecided' = the CI straddles the threshold (training variance too large for this many seeds)",
+        "- verdicts: 'holds' = the whole CI on the passing side, 'does NOT hold' = the whole CI on the failing side, "
+        "'undecided' = the CI straddles the threshold (training variance too large for this many seeds)",
         f"- ASC ratio adapts to content (first training seed): kept fraction per image {ad['kept_mean']:.2f} ± {ad['kept_std']:.2f} "
         f"(min {ad['kept_min']:.2f}, max {ad['kept_max']:.2f})"
         + (f"; correlation with the objects' area fraction {ad['corr_kept_object_area']:+.2f}" if "corr_kept_object_area" in ad else ""),

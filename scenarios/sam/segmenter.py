@@ -7,7 +7,7 @@ scikit-image): a *substitute* for SAM, named so in every output.
 """
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -71,12 +71,15 @@ class SuperpixelSegmenter:
         return labels_to_masks(labels, self.max_segments)
 
 
-def make_segmenter(kind: str, max_segments: int, checkpoint=None, model_type: str = "vit_b") -> Segmenter:
-    """The configured SKB: ``"superpixel"`` (offline default) or ``"sam"`` (needs a checkpoint)."""
+def make_segmenter(kind: str, max_segments: int, checkpoint=None, model_type: str = "vit_b",
+                   sam_options: Mapping[str, Any] | None = None) -> Segmenter:
+    """The configured SKB: ``"superpixel"`` (offline default) or ``"sam"`` (needs a checkpoint;
+    ``sam_options`` go to SAM's automatic mask generator)."""
     if kind == "superpixel":
         return SuperpixelSegmenter(max_segments)
     if kind == "sam":
         from scenarios.sam.sam_backend import SamSegmenter
 
-        return SamSegmenter.from_checkpoint(checkpoint, model_type=model_type, max_segments=max_segments)
+        return SamSegmenter.from_checkpoint(checkpoint, model_type=model_type, max_segments=max_segments,
+                                            **dict(sam_options or {}))
     raise SegmenterError(f"unknown segmenter {kind!r} (superpixel, sam)")
