@@ -173,3 +173,13 @@ def test_an_interrupted_skb_pass_resumes_where_it_stopped(tmp_path):
     third = _CountingSegmenter()
     segment_all(other, third, progress=False, partial=partial)
     assert third.calls == 7
+
+
+def test_skb_cost_benchmark_times_sam_against_the_superpixels(small_sam_file, tmp_path):
+    from benchmarks.sam_skb_cost import main
+
+    result = main(["--checkpoint", str(small_sam_file), "--points", "3,2", "--images", "1", "--size", "32",
+                   "--json", str(tmp_path / "cost.json")])
+    assert [r["prompts"] for r in result["rows"]] == [9, 4] and not result["random_weights"]
+    assert all(r["s_per_image"] > 0 and r["ratio_to_superpixel"] > 0 for r in result["rows"])
+    assert json.loads((tmp_path / "cost.json").read_text()) == result

@@ -77,7 +77,9 @@ class SamSegmenter:
         except RuntimeError as e:
             raise SegmenterError(f"SAM checkpoint {path} does not fit model type {model_type!r}: "
                                  f"{str(e).splitlines()[0]}") from e
-        model.eval()
+        import torch
+
+        model.to("cuda" if torch.cuda.is_available() else "cpu").eval()  # the SKB pass runs on the GPU when present
         return cls(SamAutomaticMaskGenerator(model, **generator_kwargs), max_segments)
 
     def segment(self, image: np.ndarray) -> np.ndarray:
