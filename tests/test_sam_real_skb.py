@@ -22,7 +22,7 @@ from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncode
 
 from scenarios.sam.sam_backend import SamSegmenter  # noqa: E402
 from scenarios.sam.scenes import make_scenes  # noqa: E402
-from scenarios.sam.segmenter import Segmenter, SegmenterError, SuperpixelSegmenter, make_segmenter  # noqa: E402
+from scenarios.sam.segmenter import SegmenterError, SuperpixelSegmenter, make_segmenter  # noqa: E402
 from tests.conftest import tiny_sam_args  # noqa: E402
 
 #: the generator settings that let a random model's masks through SAM's quality filters
@@ -71,9 +71,12 @@ def test_real_sam_generator_gives_the_segmenter_output_type():
     assert records[0]["segmentation"].shape == img.shape[:2]
     masks = sam.segment(img)
     _check_partition(masks, img.shape[:2], 6)
-    assert len(masks) == min(6, len(records) + int(not np.any([r["segmentation"] for r in records], 0).all()))
-    for seg in (sam, SuperpixelSegmenter(6)):
-        assert isinstance(seg, Segmenter)
+    covered = np.any([r["segmentation"] for r in records], 0)
+    assert masks[-1].sum() >= (~covered).sum()                   # pixels no SAM mask covers end in the "rest"
+    largest = max(records, key=lambda r: r["area"])["segmentation"]
+    assert any(np.array_equal(m, largest) for m in masks) or len(records) > 6   # the largest mask keeps its pixels
+    plain = SuperpixelSegmenter(6).segment(img)
+    assert type(masks) is type(plain) and masks.dtype == plain.dtype and masks.shape[1:] == plain.shape[1:]
 
 
 def test_checkpoint_loads_through_the_registry_and_options_reach_the_generator(small_sam_file):
@@ -114,7 +117,7 @@ def _voc_folder(root, n_train: int, n_val: int, size: int = 96) -> None:
     (voc / "ImageSets/Segmentation/val.txt").write_text("\n".join(ids[n_train:]) + "\n")
 
 
-def test_scenario_runs_on_a_voc_folder_with_the_real_sam_generator(small_sam_file, tmp_path):
+def test_scenario_runs_on_a_voc_folder_with_the_real_sam_generator(small_sam_file, tmp_path, capsys):
     from scenarios.cli import main
 
     _voc_folder(tmp_path / "voc", n_train=20, n_val=4)
@@ -137,8 +140,31 @@ def test_scenario_runs_on_a_voc_folder_with_the_real_sam_generator(small_sam_fil
     assert 255 not in np.unique(data["test"]["truth"])                         # outlines are not an object
     assert data["train"]["segments"].max() >= 1                                # SAM's masks split the images
     assert (out / "grid.png").read_bytes()[:4] == b"\x89PNG" and not list(out.glob("*.partial.npz"))
-    # other generator settings segment differently: the cached segments are not reused, the training is refused
+    # other generator settings segment differently: the training is refused, naming the setting
     assert main([*args, "--sam-points-per-side", "3"]) == 2
+    assert "sam_points_per_side" in capsys.readouterr().err
+
+
+def test_sam_settings_key_the_segment_cache_only_for_sam(tmp_path):
+    from scenarios.sam.config import SamConfig
+    from scenarios.sam.dataset import _key
+
+    seg = SuperpixelSegmenter(12)
+    sp = SamConfig(train_images=16)
+    assert _key(sp, "train", seg) == _key(sp.model_copy(update=dict(sam_points_per_side=8, sam_pred_iou_thresh=0.5)), "train", seg)
+    sam = SamConfig(train_images=16, segmenter="sam", sam_checkpoint=tmp_path / "s.pth")
+    keys = {_key(sam.model_copy(update=u), "train", seg) for u in
+            (dict(), dict(sam_points_per_side=8), dict(sam_pred_iou_thresh=0.5), dict(sam_stability_thresh=0.5),
+             dict(sam_model_type="vit_l"))}
+    assert len(keys) == 5
+
+
+def test_a_superpixel_run_resumes_whatever_the_sam_settings(tmp_path):
+    from scenarios.cli import main
+
+    args = tiny_sam_args(tmp_path / "run", "--seeds", "1", "--target-ratio", "0.5", "--ratios", "0.5")
+    assert main(args) == 0
+    assert main([*args, "--sam-points-per-side", "8"]) == 0      # ignored by the superpixel SKB: nothing to retrain
 
 
 class _CountingSegmenter:
@@ -175,11 +201,55 @@ def test_an_interrupted_skb_pass_resumes_where_it_stopped(tmp_path):
     assert third.calls == 7
 
 
+def test_the_skb_pass_saves_as_it_goes_and_prepare_finishes_and_removes_the_partial(tmp_path, capsys):
+    from scenarios.sam.config import SamConfig
+    from scenarios.sam.dataset import load_split, prepare, segment_all
+
+    images = make_scenes(6, seed=2, split="test", size=32).images
+    partial = tmp_path / "p.partial.npz"
+
+    class Watching(_CountingSegmenter):  # what is on disk when each image starts (a SIGKILL would leave that)
+        seen: list[int] = []
+
+        def segment(self, image):
+            self.seen.append(len(np.load(partial)["segments"]) if partial.exists() else 0)
+            return super().segment(image)
+
+    with pytest.raises(KeyboardInterrupt):                          # save_every_s=0: saved after every image
+        segment_all(images, Watching(stop_at=3), progress=False, partial=partial, save_every_s=0)
+    assert Watching.seen == [0, 1, 2, 3]
+    assert len(np.load(partial)["segments"]) == 3 and "the same command continues" in capsys.readouterr().err
+    partial.write_bytes(b"garbage")                                  # an unreadable partial: ignored, with a line
+    again = _CountingSegmenter()
+    segment_all(images, again, progress=False, partial=partial)
+    assert again.calls == 6 and "ignoring the unreadable" in capsys.readouterr().err
+
+    cfg = SamConfig(image_size=32, train_images=8, val_images=4, test_images=4)
+    out = tmp_path / "out"
+    out.mkdir()
+    test_images, _ = load_split(cfg, "test")
+    seg = _CountingSegmenter(stop_at=2)
+    with pytest.raises(KeyboardInterrupt):                          # the first split (train) stops after 2 images
+        prepare(cfg, out, seg, progress=False)
+    (left,) = out.glob("*.partial.npz")
+    seg.stop_at = None
+    train, val, test, _ = prepare(cfg, out, seg, progress=False)
+    assert seg.calls == 8 + 4 + 4                                    # 2 before the stop, the other 6 after
+    assert not list(out.glob("*.partial.npz")) and not left.exists()
+    np.testing.assert_array_equal(test.images, test_images)
+    fresh = _CountingSegmenter()
+    np.testing.assert_array_equal(train.segments, segment_all(train.images, fresh, progress=False))
+
+
 def test_skb_cost_benchmark_times_sam_against_the_superpixels(small_sam_file, tmp_path):
     from benchmarks.sam_skb_cost import main
 
+    threads_before = torch.get_num_threads()
     result = main(["--checkpoint", str(small_sam_file), "--points", "3,2", "--images", "1", "--size", "32",
                    "--json", str(tmp_path / "cost.json")])
     assert [r["prompts"] for r in result["rows"]] == [9, 4] and not result["random_weights"]
     assert all(r["s_per_image"] > 0 and r["ratio_to_superpixel"] > 0 for r in result["rows"])
     assert json.loads((tmp_path / "cost.json").read_text()) == result
+    assert torch.get_num_threads() == threads_before                          # the benchmark restores it
+    random = main(["--points", "2", "--images", "1", "--size", "32"])        # random weights of the registry's vit_b
+    assert random["random_weights"] and random["rows"][0]["prompts"] == 4

@@ -53,7 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sam-stability-thresh", dest="sam_stability_thresh", type=float,
                    help="SAM: minimum mask stability score (default 0.95, SAM's own)")
     p.add_argument("--image-size", dest="image_size", type=int,
-                   help="square image side in pixels, multiple of 4 (default 64; the paper used 128)")
+                   help="square image side in pixels (default 64; the paper used 128); a multiple of 4 × --mask-block, "
+                        "so of 16 with the default mask block")
     p.add_argument("--latent-channels", dest="latent_channels", type=int, help="real feature maps C at H/4×W/4 (default 8)")
     p.add_argument("--mask-levels", dest="mask_levels", type=int, help="ASC feature levels L sent as a prefix (default 4; 1 = per-position on/off)")
     p.add_argument("--mask-block", dest="mask_block", type=int, help="ASC mask block side in latent positions (default 4)")
@@ -110,6 +111,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"semalign scenario sam: {e}", file=sys.stderr)
         return 2
 
+    from protocol.atomic import OutputError
     from scenarios.sam.experiment import NoGroundTruth, ResumeMismatch, run_experiment
 
     try:
@@ -117,6 +119,9 @@ def main(args: argparse.Namespace) -> int:
     except (SegmenterError, FileNotFoundError, ResumeMismatch, NoGroundTruth) as e:  # e.g. a malformed data folder found while loading
         print(f"semalign scenario sam: {e}", file=sys.stderr)
         return 2
+    except OutputError as e:  # e.g. disk full while saving a checkpoint or the SKB pass; the files before stay intact
+        print(f"semalign scenario sam: {e}", file=sys.stderr)
+        return 1
     a, s = result["checks"]["asc"], result["checks"]["asi"]
     print(f"SKB: {result['segmenter']}")
     print(f"bits/image: raw {result['raw_bits']:,}, conventional {result['bits']['conventional']:,.0f}, "

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,26 +43,32 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
     """Run the SKB on every image (with a progress bar): int8 ``[N, H, W]``.
 
     With ``partial``, the label maps done so far are written there atomically at most every
-    ``save_every_s`` seconds (and when interrupted), and a rerun continues after them: the SAM pass
-    takes seconds per image on a CPU, so a crash or Ctrl-C loses at most that much of it."""
+    ``save_every_s`` seconds and when the pass stops on an error or Ctrl-C, and a rerun over the same
+    images continues after them: SAM takes from half a minute to minutes per image on a CPU
+    (``benchmarks/sam_skb_cost.py``), so a crash loses at most ``save_every_s`` or one image of work."""
     from tqdm import tqdm
 
-    done = _load_partial(partial, images)
+    sha = _sha(images) if partial is not None else ""
     labels = np.zeros(images.shape[:3], np.int8)
-    labels[: len(done)] = done
+    start = done = _resume(partial, sha, labels)
     last = time.monotonic()
-    i = len(done)
     try:
-        for i in tqdm(range(len(done), len(images)), desc=desc, leave=False, disable=not progress,
-                      initial=len(done), total=len(images)):
+        for i in tqdm(range(start, len(images)), desc=desc, leave=False, disable=not progress,
+                      initial=start, total=len(images)):
             labels[i] = masks_to_labels(segmenter.segment(images[i]))
-            if partial is not None and time.monotonic() - last >= save_every_s:
-                write_npz_atomic(partial, segments=labels[: i + 1], images_sha=_sha(images))
+            done = i + 1
+            if partial is not None and done < len(images) and time.monotonic() - last >= save_every_s:
+                write_npz_atomic(partial, segments=labels[:done], images_sha=sha)
                 last = time.monotonic()
-        i = len(images)
-    finally:
-        if partial is not None and len(done) < i < len(images):  # interrupted after new work: keep it
-            write_npz_atomic(partial, segments=labels[:i], images_sha=_sha(images))
+    except BaseException:
+        if partial is not None and done > start:  # keep the new work; the original error still propagates
+            try:
+                write_npz_atomic(partial, segments=labels[:done], images_sha=sha)
+                print(f"{desc}: {done} of {len(images)} images segmented, saved in {partial}; "
+                      "the same command continues from there", file=sys.stderr)
+            except OSError as e:
+                print(f"{desc}: the progress could not be saved ({e})", file=sys.stderr)
+        raise
     return labels
 
 
@@ -68,14 +76,23 @@ def _sha(images: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
 
 
-def _load_partial(partial: Path | None, images: np.ndarray) -> np.ndarray:
-    """Label maps of an interrupted pass over the same images (none if absent or for other images)."""
+def _resume(partial: Path | None, sha: str, labels: np.ndarray) -> int:
+    """Copy the label maps of an interrupted pass over the same images (``sha``) into ``labels``;
+    how many. A partial file for other images, or one that cannot be read, is ignored (with a line)."""
     if partial is None or not partial.is_file():
-        return np.zeros((0, *images.shape[1:3]), np.int8)
-    with np.load(partial) as f:
-        if str(f["images_sha"]) != _sha(images) or len(f["segments"]) > len(images):
-            return np.zeros((0, *images.shape[1:3]), np.int8)
-        return f["segments"]
+        return 0
+    try:
+        with np.load(partial) as f:
+            if str(f["images_sha"]) != sha:
+                return 0
+            done = f["segments"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        print(f"ignoring the unreadable partial SKB pass {partial} ({type(e).__name__}); starting over", file=sys.stderr)
+        return 0
+    if done.ndim != 3 or len(done) > len(labels) or done.shape[1:] != labels.shape[1:]:
+        return 0
+    labels[: len(done)] = done
+    return len(done)
 
 
 def load_split(cfg: SamConfig, split: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -122,12 +139,13 @@ def prepare(cfg: SamConfig, out: Path, segmenter: Segmenter | None = None, progr
     result = []
     for split in ("train", "val", "test"):
         path = out / f"data-{split}-{_key(cfg, split, segmenter)}.npz"
+        partial = path.with_name(path.stem + ".partial.npz")
         if path.is_file():
+            partial.unlink(missing_ok=True)  # left by a crash between the final write and its removal
             with np.load(path) as f:
                 result.append(SegmentedImages(f["images"], f["segments"], f["truth"] if "truth" in f else None))
             continue
         images, truth = load_split(cfg, split)
-        partial = path.with_name(path.stem + ".partial.npz")
         segments = segment_all(images, segmenter, f"SKB {split}", progress, partial)
         arrays = dict(images=images, segments=segments) | ({"truth": truth} if truth is not None else {})
         write_npz_atomic(path, **arrays)

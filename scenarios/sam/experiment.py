@@ -173,7 +173,9 @@ def _check_same_training(cfg: SamConfig, out: Path) -> None:
     if not old_path.is_file() or not any((out / "checkpoints").rglob("*.pt")):  # s<k>/ too (--seed-offset runs)
         return
     old, new = json.loads(old_path.read_text()), json.loads(cfg.model_dump_json())
-    diff = sorted(k for k in new if k not in _EVAL_ONLY and old.get(k, _LEGACY.get(k)) != new[k])
+    ignore = _EVAL_ONLY | ({k for k in new if k.startswith("sam_")}
+                           if old.get("segmenter", "superpixel") == new["segmenter"] == "superpixel" else set())
+    diff = sorted(k for k in new if k not in ignore and old.get(k, _LEGACY.get(k)) != new[k])
     if diff:
         raise ResumeMismatch(f"{out} holds checkpoints trained with other settings ({', '.join(diff)}); "
                              "use a new --out or delete its checkpoints/")
