@@ -133,7 +133,8 @@ def test_scenario_runs_on_a_voc_folder_with_the_real_sam_generator(small_sam_fil
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {r["segmenter"] for r in rows} == {result["segmenter"]}
     assert all(float(r["ssim_obj"]) == float(r["ssim_obj"]) for r in rows)     # VOC's object masks → object metrics
-    assert "substitute" not in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "substitute" not in summary and "96×96" in summary and "64×64" not in summary   # sizes from the config
     data = {p.name.split("-")[1]: np.load(p) for p in out.glob("data-*.npz")}
     assert set(data) == {"train", "val", "test"}
     assert data["train"]["images"].shape == (16, 96, 96, 3) and set(np.unique(data["test"]["truth"])) >= {0, 1}

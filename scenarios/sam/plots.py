@@ -42,6 +42,18 @@ def plot_quality_vs_snr(rows: list[dict], key: str, label: str, path: Path, segm
     return path
 
 
+def _thousands_log_x(ax) -> None:
+    """A log x axis labelled 20k, 50k, 100k, … (matplotlib's default minor labels overlap on a short range)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.set_xscale("log")
+    label = FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}")
+    ax.xaxis.set_major_locator(LogLocator(base=10))
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=(2, 5)))
+    ax.xaxis.set_major_formatter(label)
+    ax.xaxis.set_minor_formatter(label)
+
+
 def plot_ssim_vs_bits(rows: list[dict], path: Path, raw_bits: int) -> Path:
     """SSIM against bits per image (AWGN, one panel per SNR): the mask-ratio sweep as a line, variants as points."""
     plt = _plt()
@@ -56,7 +68,7 @@ def plot_ssim_vs_bits(rows: list[dict], path: Path, raw_bits: int) -> Path:
             ax.scatter(r["bits_per_image"], r["ssim"], marker="o" if r["variant"] in _MAIN else "x", zorder=3)
             ax.annotate(r["variant"], (r["bits_per_image"], r["ssim"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axvline(raw_bits, color="k", ls=":", label=f"raw image ({raw_bits:,} bits)")
-        ax.set_xscale("log")
+        _thousands_log_x(ax)
         ax.set_xlabel("bits per image (8-bit values + mask bits)")
         ax.set_title(f"{rows[0]['channel'].upper()}, SNR {snr:g} dB")
         ax.grid(alpha=0.3, which="both")

@@ -13,6 +13,7 @@ PAPER_BITS = {"raw image": 49_152, "traditional SC features": 21_632, "LAM-SC fe
 
 def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
     cfg, chk, t = result["config"], result["checks"], result["timing"]
+    size = cfg["image_size"]
     bits = result["bits"]
     vals = {r["variant"]: r["values_per_image"] for r in rows}
     kept = {r["variant"]: r["kept_fraction"] for r in rows}
@@ -112,13 +113,15 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
         "- SKB: " + ("the real SAM." if result["segmenter"].startswith("SAM") else
                      "an offline graph-based superpixel segmenter stands in for SAM (no SAM weights here); "
                      "its segments follow colour edges, not object semantics."),
-        "- Data: synthetic 64×64 scenes (Fashion-MNIST objects on textured backgrounds), not VOC2012/COCO photographs."
-        if cfg["data"] == "scenes" else f"- Data: local {cfg['data']} images at {cfg['image_size']}×{cfg['image_size']}.",
+        f"- Data: synthetic {size}×{size} scenes (Fashion-MNIST objects on textured backgrounds), not VOC2012/COCO photographs."
+        if cfg["data"] == "scenes" else f"- Data: local {cfg['data']} images at {size}×{size}.",
         "- Units: the paper's counts look like feature *values* (21,632 = 13·13·128; 49,152 = 128·128·3 pixel values); "
-        "we report both values and bits at the stated quantisation. Our 64×64 images and 16×16×C latent are smaller, "
-        "so absolute counts differ; compare the ratios.",
-        "- Training: a few hundred steps of a ~50 k-parameter model on CPU, no human-guided ASI supervision and no "
-        "crossover training; the paper trains far larger models to convergence.",
+        f"we report both values and bits at the stated quantisation. Our {size}×{size} images, {size // 4}×{size // 4}×C "
+        "latent and small codec differ from the paper's, so absolute counts differ; compare the ratios.",
+        "- Training: a few hundred steps of a ~50 k-parameter model on CPU, "
+        + ("human-guided ASI supervision towards the ground-truth object share (not the paper's human feedback), "
+           if cfg.get("asi_supervision") else "no human-guided ASI supervision, ")
+        + "no crossover training; the paper trains far larger models to convergence.",
         "",
     ]
     write_bytes_atomic(path, "\n".join(lines).encode())
