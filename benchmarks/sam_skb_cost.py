@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from segment_anything import SamAutomaticMaskGenerator
 
 from scenarios.sam.config import quick_overrides
 from scenarios.sam.sam_backend import SamSegmenter
@@ -78,10 +79,8 @@ def _measure(a: argparse.Namespace) -> dict:
     print(f"superpixel substitute: {base * 1e3:.1f} ms/image; SAM {a.model_type} loaded in {load_s:.1f} s; "
           f"image encoder {encoder:.1f} s/image ({a.size}×{a.size} upsampled to 1024×1024), {a.threads} thread(s)")
     for pps in (int(v) for v in a.points.split(",") if v.strip()):
-        from segment_anything.utils.amg import build_all_layer_point_grids
-
-        sam.generator.point_grids = build_all_layer_point_grids(pps, 0, 1)
-        per_image = float(np.mean(_seconds(sam.segment, images, warm_up=False)))  # warmed up by the encoder timing
+        grid = SamSegmenter(SamAutomaticMaskGenerator(sam.generator.predictor.model, points_per_side=pps), 12)
+        per_image = float(np.mean(_seconds(grid.segment, images, warm_up=False)))  # warmed up by the encoder timing
         row = dict(points_per_side=pps, prompts=pps * pps, s_per_image=round(per_image, 2),
                    encoder_s=round(encoder, 2), prompts_s=round(per_image - encoder, 2),
                    ratio_to_superpixel=round(per_image / base, 1), quick_preset_hours=round(per_image * n_quick / 3600, 1))

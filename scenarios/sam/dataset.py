@@ -51,6 +51,10 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
     sha = _sha(images) if partial is not None else ""
     labels = np.zeros(images.shape[:3], np.int8)
     start = done = _resume(partial, sha, labels)
+
+    def save() -> None:
+        write_npz_atomic(partial, segments=labels[:done], images_sha=sha)
+
     last = time.monotonic()
     try:
         for i in tqdm(range(start, len(images)), desc=desc, leave=False, disable=not progress,
@@ -58,12 +62,12 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
             labels[i] = masks_to_labels(segmenter.segment(images[i]))
             done = i + 1
             if partial is not None and done < len(images) and time.monotonic() - last >= save_every_s:
-                write_npz_atomic(partial, segments=labels[:done], images_sha=sha)
+                save()
                 last = time.monotonic()
     except BaseException:
         if partial is not None and done > start:  # keep the new work; the original error still propagates
             try:
-                write_npz_atomic(partial, segments=labels[:done], images_sha=sha)
+                save()
                 print(f"{desc}: {done} of {len(images)} images segmented, saved in {partial}; "
                       "the same command continues from there", file=sys.stderr)
             except OSError as e:
@@ -73,7 +77,7 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
 
 
 def _sha(images: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(images)).hexdigest()  # hashes the buffer, no copy
 
 
 def _resume(partial: Path | None, sha: str, labels: np.ndarray) -> int:
