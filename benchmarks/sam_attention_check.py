@@ -9,7 +9,8 @@ ASI (at the run's chosen ratio r*; the ASI module is what matters, the mask is n
 * ``obj_over_bg``: mean importance ``A`` on ground-truth object pixels / on background pixels (1 = no preference);
 * ``corr_w_objfrac``: correlation over all segments of ``w_s · S`` with the segment's object-pixel fraction.
 
-An untrained ASI (fresh initialisation) is reported as the reference. With ``--ablate`` also: the same trained
+An untrained ASI (fresh initialisation; ``--inits N``: the mean of N, with the range of ``max_w_times_S``) is reported
+as the reference. With ``--ablate`` also: the same trained
 ``lam-sc`` evaluated on validation (the run's channels, SNRs, noise streams and bit budget) with its segment
 weights forced to uniform at inference (``w_s = 1/S``, ``A ≡ 1``) — ``d_ssim``/``d_ssim_obj``/``d_psnr_obj`` =
 trained weights − forced uniform: does the model *use* the small variation of its weights? Decides nothing about
@@ -18,7 +19,7 @@ also ``forced − uniform-asi`` per seed — is lam-sc with its weights forced u
 trained with uniform weights? — and both differences with a Student-t 95 % CI over seeds.
 With ``--json PATH`` writes every run's statistics there.
 
-    PYTHONPATH=$PWD python benchmarks/sam_attention_check.py --out RUN [RUN2 …] [--ablate] [--split val|test] [--json PATH]
+    PYTHONPATH=$PWD python benchmarks/sam_attention_check.py --out RUN [RUN2 …] [--ablate] [--split val|test] [--inits N] [--json PATH]
 """
 from __future__ import annotations
 
@@ -95,12 +96,28 @@ def forced_uniform_effect(model: LamSc, cfg: SamConfig, val, ratio: float, refer
     return res
 
 
+def untrained_stats(cfg: SamConfig, data, inits: int) -> dict[str, float]:
+    """The statistics of fresh ASI initialisations (torch seeds ``0 … inits−1``): their mean, and with
+    ``inits`` > 1 the range of ``max_w_times_S`` (``…_lo``, ``…_hi``)."""
+    runs = []
+    for i in range(inits):
+        torch.manual_seed(i)
+        model = LamSc("attention", True, cfg.latent_channels, cfg.mask_levels, cfg.mask_block)
+        runs.append(attention_stats(**asi_outputs(model, data, cfg.max_segments)))
+    res = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+    if inits > 1:
+        res |= dict(max_w_times_S_lo=min(r["max_w_times_S"] for r in runs), max_w_times_S_hi=max(r["max_w_times_S"] for r in runs))
+    return res
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, nargs="+", required=True, help="finished `semalign scenario sam` output folders")
     p.add_argument("--ablate", action="store_true", help="also evaluate lam-sc with uniform segment weights forced at inference")
     p.add_argument("--split", choices=("val", "test"), default="val",
                    help="scenes to use (default val; test only for the pre-registered attribution analysis)")
+    p.add_argument("--inits", type=int, default=1, help="untrained reference: mean over this many fresh initialisations "
+                   "(and the range of max_w_times_S); default 1")
     p.add_argument("--json", type=Path, help="write the statistics of every run to this file")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -111,8 +128,7 @@ def main() -> None:
         _, val, test, _ = prepare(cfg, run, progress=False)
         data = test if a.split == "test" else val
         res: dict[str, dict] = {}
-        torch.manual_seed(0)
-        res["untrained"] = attention_stats(**asi_outputs(LamSc("attention", True, cfg.latent_channels, cfg.mask_levels, cfg.mask_block), data, cfg.max_segments))
+        res["untrained"] = untrained_stats(cfg, data, a.inits)
         for k in cfg.train_seeds:
             model = load_trained(phase_a(cfg, k)[1][ratio_name(r_star)], cfg, run / "checkpoints")
             res[f"seed {k}"] = attention_stats(**asi_outputs(model, data, cfg.max_segments))

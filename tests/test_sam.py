@@ -13,7 +13,7 @@ from scenarios.sam.asc import AdaptiveMask, mask_ratio_loss, mask_side_bits, nes
 from scenarios.sam.link import normalise_power, to_symbols, transmit
 from scenarios.sam.sam_backend import SamSegmenter, masks_from_sam_records
 from scenarios.sam.scenes import make_scenes
-from scenarios.sam.segmenter import Segmenter, SegmenterError, SuperpixelSegmenter, make_segmenter
+from scenarios.sam.segmenter import GroundTruthSegmenter, Segmenter, SegmenterError, SuperpixelSegmenter, make_segmenter
 from tests.conftest import tiny_sam_args
 
 
@@ -182,6 +182,31 @@ def test_both_segmenter_backends_give_the_same_output_type(scenes):
     assert masks[0][: h // 2].all()  # the largest SAM mask wins overlapping pixels
     with pytest.raises(SegmenterError, match="uint8"):
         sp.segment(img.astype(np.float32))
+
+
+def test_ground_truth_segmenter_gives_one_segment_per_object_and_needs_labels(scenes):
+    gt = make_segmenter("truth", 8)
+    assert isinstance(gt, GroundTruthSegmenter) and isinstance(gt, Segmenter) and "oracle" in gt.name
+    for n in range(len(scenes)):
+        img, truth = scenes.images[n], scenes.labels[n]
+        masks = gt.segment(img, truth)
+        _check_partition(masks, img, 8)
+        objects = scenes.object_masks(n)
+        assert len(masks) == len(objects) + 1  # every visible object, and the background
+        for obj in [truth == 0, *objects]:
+            assert any((m == obj).all() for m in masks)
+    with pytest.raises(SegmenterError, match="has none"):
+        gt.segment(scenes.images[0])
+    with pytest.raises(SegmenterError, match="shape"):
+        gt.segment(scenes.images[0], scenes.labels[0][:10])
+    crowded = np.arange(64 * 64).reshape(64, 64) % 20  # 20 labels, at most 3 segments: the rest merged
+    _check_partition(make_segmenter("truth", 3).segment(scenes.images[0], crowded), scenes.images[0], 3)
+    from scenarios.sam.dataset import segment_all
+
+    with pytest.raises(SegmenterError, match="needs the ground-truth object masks"):
+        segment_all(scenes.images, gt, progress=False)
+    labels = segment_all(scenes.images, gt, progress=False, truth=scenes.labels)
+    assert all(len(np.unique(labels[n])) == len(scenes.object_masks(n)) + 1 for n in range(len(scenes)))
 
 
 def test_sam_records_beyond_max_segments_are_merged():
@@ -370,6 +395,23 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     assert main([*args, "--steps", "4"]) == 2  # other training settings into the same --out: refused
 
 
+def test_tiny_cli_run_with_the_oracle_skb_segments_by_the_object_masks(tmp_path):
+    from scenarios.cli import main
+
+    out = tmp_path / "gt"
+    args = tiny_sam_args(out, "--segmenter", "truth", "--seeds", "1", "--target-ratio", "0.5", "--ratios", "0.5")
+    assert main(args) == 0
+    result = json.loads((out / "results.json").read_text())
+    assert result["segmenter"].startswith("ground truth") and "oracle" in (out / "summary.md").read_text()
+    with np.load(next(out.glob("data-test-*.npz"))) as f:
+        segments, truth = f["segments"], f["truth"]
+    for n in range(len(truth)):  # the SKB's segments are the objects and the background
+        assert len(np.unique(segments[n])) == len(np.unique(truth[n]))
+        for i in np.unique(truth[n]):
+            assert len(np.unique(segments[n][truth[n] == i])) == 1
+    assert main([*args[:-1], "--segmenter", "superpixel", "--quiet"]) == 2  # other segments, same checkpoints: refused
+
+
 @pytest.mark.parametrize("extra, needle", [
     (["--target-ratio", "1.5"], "field 'target_ratio'"),
     (["--channels", "uniform"], "field 'channels"),
@@ -383,6 +425,7 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     (["--image-size", "72"], "must divide the latent grid side 18"),
     (["--sam-points-per-side", "0"], "field 'sam_points_per_side'"),
     (["--sam-pred-iou-thresh", "1.5"], "field 'sam_pred_iou_thresh'"),
+    (["--segmenter", "truth", "--data", "folder", "--data-dir", "/nonexistent"], "segmenter 'truth' needs ground-truth"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, extra, needle):
     from scenarios.cli import main

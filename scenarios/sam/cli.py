@@ -43,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="training steps per base model")
     p.add_argument("--finetune-steps", dest="finetune_steps", type=int, help="steps per final variant")
     p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--segmenter", choices=("superpixel", "sam"), help="SKB back-end (default superpixel, offline substitute)")
+    p.add_argument("--segmenter", choices=("superpixel", "truth", "sam"),
+                   help="SKB back-end (default superpixel, offline substitute; truth = oracle: the data's object masks)")
     p.add_argument("--sam-checkpoint", dest="sam_checkpoint", type=Path, help="local SAM checkpoint (.pth)")
     p.add_argument("--sam-model-type", dest="sam_model_type", choices=("vit_b", "vit_l", "vit_h"))
     p.add_argument("--sam-points-per-side", dest="sam_points_per_side", type=int,

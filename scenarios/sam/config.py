@@ -33,7 +33,8 @@ class SamConfig(BaseModel):
     seeds: int = Field(3, ge=1, le=20, description="training seeds: every compared model is trained once per seed")
     seed_offset: int = Field(0, ge=0, le=1000, description="first training seed: seeds seed_offset … seed_offset+seeds−1 "
                              "(fresh, independent trainings with their own checkpoints s<k>/; 0 = the original seeds)")
-    segmenter: Literal["superpixel", "sam"] = Field("superpixel", description="SKB back-end")
+    segmenter: Literal["superpixel", "truth", "sam"] = Field("superpixel", description="SKB back-end (truth = "
+                                                             "oracle: the ground-truth object masks as segments)")
     sam_checkpoint: Path | None = Field(None, description="SAM .pth checkpoint (segmenter=sam)")
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
     sam_points_per_side: int = Field(32, ge=1, le=128, description="SAM automatic mask generator: point prompts per "
@@ -108,6 +109,8 @@ class SamConfig(BaseModel):
             raise ValueError(f"train_snr_db must be (low, high), got {self.train_snr_db}")
         if self.segmenter == "sam" and self.sam_checkpoint is None:
             raise ValueError("segmenter 'sam' needs sam_checkpoint (a local .pth file)")
+        if self.segmenter == "truth" and self.data == "folder":
+            raise ValueError("segmenter 'truth' needs ground-truth object masks (data 'scenes' or VOC with SegmentationObject/)")
         if self.data != "scenes" and self.data_dir is None:
             raise ValueError(f"data {self.data!r} needs data_dir (a local folder)")
         if self.object_weight != 1 and self.data == "folder":

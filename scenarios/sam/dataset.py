@@ -13,7 +13,7 @@ import numpy as np
 
 from protocol.atomic import write_npz_atomic
 from scenarios.sam.config import SamConfig
-from scenarios.sam.segmenter import Segmenter, make_segmenter
+from scenarios.sam.segmenter import Segmenter, SegmenterError, make_segmenter, needs_truth
 
 __all__ = ["SegmentedImages", "masks_to_labels", "segment_all", "load_split", "prepare"]
 
@@ -39,8 +39,9 @@ def masks_to_labels(masks: np.ndarray) -> np.ndarray:
 
 
 def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", progress: bool = True,
-                partial: Path | None = None, save_every_s: float = 30.0) -> np.ndarray:
-    """Run the SKB on every image (with a progress bar): int8 ``[N, H, W]``.
+                partial: Path | None = None, save_every_s: float = 30.0, truth: np.ndarray | None = None) -> np.ndarray:
+    """Run the SKB on every image (with a progress bar): int8 ``[N, H, W]``. ``truth`` ``[N, H, W]``: the ground-truth
+    object labels, passed on to a segmenter that needs them (the oracle SKB).
 
     With ``partial``, the label maps done so far are written there atomically at most every
     ``save_every_s`` seconds and when the pass stops on an error or Ctrl-C, and a rerun over the same
@@ -48,6 +49,9 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
     (``benchmarks/sam_skb_cost.py``), so a crash loses at most ``save_every_s`` or one image of work."""
     from tqdm import tqdm
 
+    if needs_truth(segmenter) and (truth is None or len(truth) != len(images)):
+        raise SegmenterError(f"{segmenter.name} needs the ground-truth object masks of every image; this data has "
+                             "none (use data 'scenes' or VOC with SegmentationObject/)")
     sha = _sha(images) if partial is not None else ""
     labels = np.zeros(images.shape[:3], np.int8)
     start = done = _resume(partial, sha, labels)
@@ -59,7 +63,8 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
     try:
         for i in tqdm(range(start, len(images)), desc=desc, leave=False, disable=not progress,
                       initial=start, total=len(images)):
-            labels[i] = masks_to_labels(segmenter.segment(images[i]))
+            masks = segmenter.segment(images[i], truth[i]) if needs_truth(segmenter) else segmenter.segment(images[i])
+            labels[i] = masks_to_labels(masks)
             done = i + 1
             if partial is not None and done < len(images) and time.monotonic() - last >= save_every_s:
                 save()
@@ -150,7 +155,7 @@ def prepare(cfg: SamConfig, out: Path, segmenter: Segmenter | None = None, progr
                 result.append(SegmentedImages(f["images"], f["segments"], f["truth"] if "truth" in f else None))
             continue
         images, truth = load_split(cfg, split)
-        segments = segment_all(images, segmenter, f"SKB {split}", progress, partial)
+        segments = segment_all(images, segmenter, f"SKB {split}", progress, partial, truth=truth)
         arrays = dict(images=images, segments=segments) | ({"truth": truth} if truth is not None else {})
         write_npz_atomic(path, **arrays)
         partial.unlink(missing_ok=True)

@@ -174,7 +174,7 @@ def _check_same_training(cfg: SamConfig, out: Path) -> None:
         return
     old, new = json.loads(old_path.read_text()), json.loads(cfg.model_dump_json())
     ignore = _EVAL_ONLY | ({k for k in new if k.startswith("sam_")}
-                           if old.get("segmenter", "superpixel") == new["segmenter"] == "superpixel" else set())
+                           if "sam" not in (old.get("segmenter", "superpixel"), new["segmenter"]) else set())
     diff = sorted(k for k in new if k not in ignore and old.get(k, _LEGACY.get(k)) != new[k])
     if diff:
         raise ResumeMismatch(f"{out} holds checkpoints trained with other settings ({', '.join(diff)}); "

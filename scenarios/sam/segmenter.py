@@ -3,7 +3,9 @@
 LAM-SC §II uses SAM as the SKB. Every back-end returns the same type — a boolean array
 ``[S, H, W]`` whose masks are disjoint and cover the image — so ASI never knows which one ran.
 The offline default is a graph-based superpixel segmenter (Felzenszwalb & Huttenlocher 2004,
-scikit-image): a *substitute* for SAM, named so in every output.
+scikit-image): a *substitute* for SAM, named so in every output. The *ground-truth* back-end is an
+oracle for experiments: the data's own object masks as segments (each object one segment, the
+background one), i.e. what an ideal SAM would return on these images; it needs object masks.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Segmenter", "SegmenterError", "SuperpixelSegmenter", "labels_to_masks", "make_segmenter"]
+__all__ = ["GroundTruthSegmenter", "Segmenter", "SegmenterError", "SuperpixelSegmenter", "labels_to_masks", "make_segmenter",
+           "needs_truth"]
 
 
 class SegmenterError(ValueError):
@@ -27,6 +30,11 @@ class Segmenter(Protocol):
     max_segments: int
 
     def segment(self, image: np.ndarray) -> np.ndarray: ...
+
+
+def needs_truth(segmenter: Segmenter) -> bool:
+    """Whether ``segmenter.segment`` also needs the image's ground-truth object labels (``truth=``)."""
+    return bool(getattr(segmenter, "needs_truth", False))
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -71,15 +79,40 @@ class SuperpixelSegmenter:
         return labels_to_masks(labels, self.max_segments)
 
 
+class GroundTruthSegmenter:
+    """Oracle SKB: the ground-truth object masks as segments (an ideal SAM) — NOT SAM, and not available
+    without labels. ``segment(image, truth)``: ``truth`` int ``[H, W]``, 0 = background, ``i`` = object ``i``;
+    each object becomes one segment and the background one (objects beyond ``max_segments − 1`` are merged
+    into the last segment, as for every back-end)."""
+
+    name = "ground truth (object masks; oracle SKB, not SAM)"
+    needs_truth = True
+
+    def __init__(self, max_segments: int = 12) -> None:
+        self.max_segments = max_segments
+
+    def segment(self, image: np.ndarray, truth: np.ndarray | None = None) -> np.ndarray:
+        image = _check_image(image)
+        if truth is None:
+            raise SegmenterError("the ground-truth SKB segments with the data's object masks; this image has none "
+                                 "(use data 'scenes' or VOC with SegmentationObject/)")
+        if truth.shape != image.shape[:2] or not np.issubdtype(truth.dtype, np.integer):
+            raise SegmenterError(f"object labels must be ints of the image's shape {image.shape[:2]}, got "
+                                 f"{truth.dtype} {truth.shape}")
+        return labels_to_masks(np.where(truth < 0, 0, truth), self.max_segments)
+
+
 def make_segmenter(kind: str, max_segments: int, checkpoint=None, model_type: str = "vit_b",
                    sam_options: Mapping[str, Any] | None = None) -> Segmenter:
-    """The configured SKB: ``"superpixel"`` (offline default) or ``"sam"`` (needs a checkpoint;
-    ``sam_options`` go to SAM's automatic mask generator)."""
+    """The configured SKB: ``"superpixel"`` (offline default), ``"truth"`` (oracle: the object masks) or ``"sam"``
+    (needs a checkpoint; ``sam_options`` go to SAM's automatic mask generator)."""
     if kind == "superpixel":
         return SuperpixelSegmenter(max_segments)
+    if kind == "truth":
+        return GroundTruthSegmenter(max_segments)
     if kind == "sam":
         from scenarios.sam.sam_backend import SamSegmenter
 
         return SamSegmenter.from_checkpoint(checkpoint, model_type=model_type, max_segments=max_segments,
                                             **dict(sam_options or {}))
-    raise SegmenterError(f"unknown segmenter {kind!r} (superpixel, sam)")
+    raise SegmenterError(f"unknown segmenter {kind!r} (superpixel, truth, sam)")
