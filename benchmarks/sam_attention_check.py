@@ -120,6 +120,8 @@ def main() -> None:
                    "(and the range of max_w_times_S); default 1")
     p.add_argument("--json", type=Path, help="write the statistics of every run to this file")
     a = p.parse_args()
+    if a.inits < 1:
+        p.error("--inits must be at least 1")
     torch.set_num_threads(1)
     report = []
     for run in a.out:

@@ -203,8 +203,10 @@ def test_ground_truth_segmenter_gives_one_segment_per_object_and_needs_labels(sc
     _check_partition(make_segmenter("truth", 3).segment(scenes.images[0], crowded), scenes.images[0], 3)
     from scenarios.sam.dataset import segment_all
 
-    with pytest.raises(SegmenterError, match="needs the ground-truth object masks"):
+    with pytest.raises(SegmenterError, match="needs an object mask for every image; this data has none"):
         segment_all(scenes.images, gt, progress=False)
+    with pytest.raises(SegmenterError, match="2 masks for 6 images"):
+        segment_all(scenes.images, gt, progress=False, truth=scenes.labels[:2])
     labels = segment_all(scenes.images, gt, progress=False, truth=scenes.labels)
     assert all(len(np.unique(labels[n])) == len(scenes.object_masks(n)) + 1 for n in range(len(scenes)))
 
@@ -395,21 +397,28 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     assert main([*args, "--steps", "4"]) == 2  # other training settings into the same --out: refused
 
 
-def test_tiny_cli_run_with_the_oracle_skb_segments_by_the_object_masks(tmp_path):
+def test_tiny_cli_run_with_the_oracle_skb_segments_by_the_object_masks(tmp_path, capsys):
     from scenarios.cli import main
 
     out = tmp_path / "gt"
     args = tiny_sam_args(out, "--segmenter", "truth", "--seeds", "1", "--target-ratio", "0.5", "--ratios", "0.5")
     assert main(args) == 0
     result = json.loads((out / "results.json").read_text())
-    assert result["segmenter"].startswith("ground truth") and "oracle" in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert result["segmenter"].startswith("ground truth") and "object masks are the segments" in summary
+    assert "stands in for SAM" not in summary
     with np.load(next(out.glob("data-test-*.npz"))) as f:
         segments, truth = f["segments"], f["truth"]
     for n in range(len(truth)):  # the SKB's segments are the objects and the background
         assert len(np.unique(segments[n])) == len(np.unique(truth[n]))
         for i in np.unique(truth[n]):
             assert len(np.unique(segments[n][truth[n] == i])) == 1
-    assert main([*args[:-1], "--segmenter", "superpixel", "--quiet"]) == 2  # other segments, same checkpoints: refused
+    log = (out / "training.csv").read_text()
+    assert main([*args, "--sam-points-per-side", "8"]) == 0  # a SAM setting does not change these segments: resumes
+    assert (out / "training.csv").read_text() == log
+    capsys.readouterr()
+    assert main([*args, "--segmenter", "superpixel"]) == 2  # other segments, same checkpoints: refused
+    assert "segmenter" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, needle", [

@@ -146,6 +146,28 @@ def test_scenario_runs_on_a_voc_folder_with_the_real_sam_generator(small_sam_fil
     assert "sam_points_per_side" in capsys.readouterr().err
 
 
+def test_oracle_skb_on_a_voc_folder_uses_its_object_masks_and_needs_them(tmp_path, capsys):
+    import shutil
+
+    from scenarios.cli import main
+
+    _voc_folder(tmp_path / "voc", n_train=20, n_val=4)
+    out = tmp_path / "run"
+    args = tiny_sam_args(out, "--data", "voc", "--data-dir", str(tmp_path / "voc"), "--segmenter", "truth",
+                         "--image-size", "96", "--seeds", "1", "--target-ratio", "0.5", "--ratios", "0.5")
+    assert main(args) == 0
+    with np.load(next(out.glob("data-test-*.npz"))) as f:
+        segments, truth = f["segments"], f["truth"]
+    for n in range(len(truth)):  # one segment per VOC object and one for the background (outlines included)
+        assert len(np.unique(segments[n])) == len(np.unique(truth[n]))
+    shutil.rmtree(tmp_path / "voc" / "VOCdevkit" / "VOC2012" / "SegmentationObject")
+    capsys.readouterr()
+    assert main(tiny_sam_args(tmp_path / "run2", "--data", "voc", "--data-dir", str(tmp_path / "voc"),
+                              "--segmenter", "truth")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no SegmentationObject/" in err and len(err.splitlines()) == 1 and not (tmp_path / "run2").exists()
+
+
 def test_sam_settings_key_the_segment_cache_only_for_sam(tmp_path):
     from scenarios.sam.config import SamConfig
     from scenarios.sam.dataset import _key

@@ -105,7 +105,11 @@ def main(args: argparse.Namespace) -> int:
         if cfg.data == "voc":
             from scenarios.sam.local_images import find_voc_root
 
-            find_voc_root(cfg.data_dir)
+            root = find_voc_root(cfg.data_dir)
+            needs = [o for o, on in (("--segmenter truth", cfg.segmenter == "truth"), ("--object-weight", cfg.object_weight != 1),
+                                     ("--asi-supervision", cfg.asi_supervision > 0)) if on]
+            if needs and not (root / "SegmentationObject").is_dir():
+                raise FileNotFoundError(f"{', '.join(needs)} needs VOC's object masks: no SegmentationObject/ in {root}")
         elif cfg.data == "folder" and not cfg.data_dir.is_dir():
             raise FileNotFoundError(f"image folder not found: {cfg.data_dir}")
     except (SegmenterError, FileNotFoundError, ValueError) as e:

@@ -50,8 +50,9 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
     from tqdm import tqdm
 
     if needs_truth(segmenter) and (truth is None or len(truth) != len(images)):
-        raise SegmenterError(f"{segmenter.name} needs the ground-truth object masks of every image; this data has "
-                             "none (use data 'scenes' or VOC with SegmentationObject/)")
+        raise SegmenterError("the ground-truth SKB (--segmenter truth) needs an object mask for every image; "
+                             f"{'this data has none' if truth is None else f'{len(truth)} masks for {len(images)} images'} "
+                             "(use data 'scenes' or VOC with SegmentationObject/)")
     sha = _sha(images) if partial is not None else ""
     labels = np.zeros(images.shape[:3], np.int8)
     start = done = _resume(partial, sha, labels)

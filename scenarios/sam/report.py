@@ -110,7 +110,7 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
         "",
         "## Differences from the paper",
         "",
-        "- SKB: " + _skb_difference(result["segmenter"]),
+        "- SKB: " + _skb_difference(cfg["segmenter"], result["segmenter"]),
         f"- Data: synthetic {size}×{size} scenes (Fashion-MNIST objects on textured backgrounds), not VOC2012/COCO photographs."
         if cfg["data"] == "scenes" else f"- Data: local {cfg['data']} images at {size}×{size}.",
         "- Units: the paper's counts look like feature *values* (21,632 = 13·13·128; 49,152 = 128·128·3 pixel values); "
@@ -126,13 +126,12 @@ def write_summary(result: dict, rows: list[dict], path: Path) -> Path:
     return path
 
 
-def _skb_difference(segmenter: str) -> str:
-    """How the run's SKB differs from the paper's SAM (one sentence)."""
-    if segmenter.startswith("SAM"):
+def _skb_difference(kind: str, name: str) -> str:
+    """How the run's SKB (config ``segmenter`` ``kind``, display ``name``) differs from the paper's SAM (one sentence)."""
+    if kind == "sam" or name.startswith("SAM"):
         return "the real SAM."
-    if segmenter.startswith("ground truth"):
-        return ("the data's ground-truth object masks are the segments (an oracle: what an ideal SAM would return; "
+    if kind == "truth":
+        return ("the data's ground-truth object masks are the segments (an oracle: an ideal object-level segmentation; "
                 "a real transmitter has no labels).")
     return ("an offline graph-based superpixel segmenter stands in for SAM (no SAM weights here); "
             "its segments follow colour edges, not object semantics.")
-

@@ -5,7 +5,7 @@ LAM-SC §II uses SAM as the SKB. Every back-end returns the same type — a bool
 The offline default is a graph-based superpixel segmenter (Felzenszwalb & Huttenlocher 2004,
 scikit-image): a *substitute* for SAM, named so in every output. The *ground-truth* back-end is an
 oracle for experiments: the data's own object masks as segments (each object one segment, the
-background one), i.e. what an ideal SAM would return on these images; it needs object masks.
+background one), i.e. an ideal object-level segmentation of these images; it needs object masks.
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class SuperpixelSegmenter:
 
 
 class GroundTruthSegmenter:
-    """Oracle SKB: the ground-truth object masks as segments (an ideal SAM) — NOT SAM, and not available
+    """Oracle SKB: the ground-truth object masks as segments (an ideal object-level segmentation) — NOT SAM, and not available
     without labels. ``segment(image, truth)``: ``truth`` int ``[H, W]``, 0 = background, ``i`` = object ``i``;
     each object becomes one segment and the background one (objects beyond ``max_segments − 1`` are merged
     into the last segment, as for every back-end)."""
