@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import numpy as np
@@ -392,6 +393,11 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     ckpt = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert "lam-sc@50%.pt" in ckpt and "uniform-asi@50%.pt" in ckpt and not any(p.endswith(".tmp") for p in ckpt)
     log = (out / "training.csv").read_text()
+    train_rows = list(csv.DictReader(io.StringIO(log)))
+    spread = {r["job"]: r["asi_max_wS"] for r in train_rows}
+    assert {"base-asi", "no-asc", "lam-sc@50%", "base-uniform", "base-plain"} <= set(spread)
+    assert all(float(spread[j]) >= 1 for j in spread if j.startswith(("base-asi", "lam-sc", "no-asc")))
+    assert all(spread[j] == "" for j in spread if j.startswith(("base-plain", "base-uniform", "uniform-asi", "conventional")))
     assert main(args) == 0  # resumes: everything is already trained, the log is unchanged
     assert (out / "training.csv").read_text() == log
     assert main([*args, "--steps", "4"]) == 2  # other training settings into the same --out: refused

@@ -126,7 +126,7 @@ def run_experiment(cfg: SamConfig, out: Path, progress: bool = True, segmenter=N
                 ))
     write_tidy_csv(rows, out / "results.csv", RESULT_COLUMNS)
     write_tidy_csv(seed_rows, out / "results_by_seed.csv", ("train_seed", "variant", "channel", "snr_db", "ssim", "psnr_db", "ssim_obj", "psnr_obj_db", "bits_per_image", "kept_fraction"))
-    write_tidy_csv(logs, out / "training.csv", ("train_seed", "job", "step", "loss", "mse", "keep"))
+    write_tidy_csv(logs, out / "training.csv", ("train_seed", "job", "step", "loss", "mse", "keep", "asi_max_wS"))
     sweep = {v: j.target_ratio for (k, v), j in finals.items() if k == first and j.asi == "attention" and j.asc}
     checks = must_hold(per_image, bits, sweep)
     checks["selection"] = selection

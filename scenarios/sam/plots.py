@@ -81,18 +81,32 @@ def plot_ssim_vs_bits(rows: list[dict], path: Path, raw_bits: int) -> Path:
 
 
 def plot_training(logs: list[dict], path: Path) -> Path:
+    """Image MSE per job over training (first training seed); beside it, when the log has it, how far each
+    attention model's segment weights are from uniform (``max_s w_s · S``, 1 = uniform)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
     first = min((r.get("train_seed", 0) for r in logs), default=0)  # the first training seed
-    for job in dict.fromkeys(r["job"] for r in logs if r.get("train_seed", 0) == first):
-        pts = [(r["step"], r["mse"]) for r in logs if r["job"] == job and r.get("train_seed", 0) == first]
-        ax.plot(*zip(*pts), label=job)
+    rows = [r for r in logs if r.get("train_seed", 0) == first]
+    attention = [r for r in rows if r.get("asi_max_wS") is not None]
+    fig, axes = plt.subplots(1, 2 if attention else 1, figsize=(11 if attention else 6, 4), squeeze=False)
+    ax = axes[0, 0]
+    for job in dict.fromkeys(r["job"] for r in rows):
+        ax.plot(*zip(*[(r["step"], r["mse"]) for r in rows if r["job"] == job]), label=job)
     ax.set_title(f"training seed {first}", fontsize=9)
     ax.set_yscale("log")
     ax.set_xlabel("training step (of that job)")
     ax.set_ylabel("image MSE (AWGN, random training SNR)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
+    if attention:
+        ax = axes[0, 1]
+        for job in dict.fromkeys(r["job"] for r in attention):
+            ax.plot(*zip(*[(r["step"], r["asi_max_wS"]) for r in attention if r["job"] == job]), label=job)
+        ax.axhline(1.0, color="k", lw=0.8, ls=":")
+        ax.set_title("ASI segment weights: mean over the batch of max_s w_s·S (1 = uniform)", fontsize=9)
+        ax.set_xlabel("training step (of that job)")
+        ax.set_ylabel("max w·S")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

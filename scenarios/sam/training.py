@@ -140,7 +140,11 @@ def train_job(job: Job, cfg: SamConfig, data: SegmentedImages, ckpt_dir: Path, i
         loss.backward()
         opt.step()
         if step % 10 == 0 or step + 1 == job.steps:
-            log.append(dict(job=job.name, train_seed=job.train_seed, step=step, loss=float(loss.detach()), mse=float(mse.detach()), keep=float(fwd.keep.detach().mean())))
+            row = dict(job=job.name, train_seed=job.train_seed, step=step, loss=float(loss.detach()), mse=float(mse.detach()),
+                       keep=float(fwd.keep.detach().mean()))
+            if job.asi == "attention":  # how far the segment weights are from uniform (1), before this step's update
+                row["asi_max_wS"] = float((fwd.weights.detach().amax(-1) * valid.sum(-1)).mean())
+            log.append(row)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == job.steps:
             _save(path, dict(model=model.state_dict(), optimizer=opt.state_dict(), step=step + 1, log=log,
                              job=job.__dict__))
