@@ -17,9 +17,11 @@ trained weights − forced uniform: does the model *use* the small variation of 
 the test verdicts. With ``--ablate`` and ``--split test`` (the attribution analysis pre-registered for seeds 15–24)
 also ``forced − uniform-asi`` per seed — is lam-sc with its weights forced uniform still better than the model
 trained with uniform weights? — and both differences with a Student-t 95 % CI over seeds.
-With ``--json PATH`` writes every run's statistics there.
+With ``--training-path``, from the run's ``training.csv``: each attention job's ``max_w_times_S`` on its training batches
+at the first logged step and over the last five (the path from its own initialisation). With ``--json PATH`` writes
+every run's statistics there.
 
-    PYTHONPATH=$PWD python benchmarks/sam_attention_check.py --out RUN [RUN2 …] [--ablate] [--split val|test] [--inits N] [--json PATH]
+    PYTHONPATH=$PWD python benchmarks/sam_attention_check.py --out RUN [RUN2 …] [--ablate] [--split val|test] [--inits N] [--training-path] [--path-png PNG] [--json PATH]
 """
 from __future__ import annotations
 
@@ -110,6 +112,50 @@ def untrained_stats(cfg: SamConfig, data, inits: int) -> dict[str, float]:
     return res
 
 
+def training_path(run: Path) -> dict[str, dict[str, float]]:
+    """From the run's ``training.csv`` (runs from 2026-11-30 on): for each attention job of each training seed, the
+    batch mean of ``max_s w_s · S`` at its first logged step (its initialisation, or the model it was fine-tuned
+    from) and over its last five logged steps."""
+    import csv
+
+    rows = [r for r in csv.DictReader((run / "training.csv").open()) if r.get("asi_max_wS")]
+    res: dict[str, dict[str, float]] = {}
+    for key in dict.fromkeys((r["train_seed"], r["job"]) for r in rows):
+        vals = [float(r["asi_max_wS"]) for r in sorted((r for r in rows if (r["train_seed"], r["job"]) == key),
+                                                        key=lambda r: int(r["step"]))]
+        res[f"seed {key[0]} {key[1]}"] = dict(first=vals[0], last5=float(np.mean(vals[-5:])), logged=len(vals))
+    return res
+
+
+def plot_paths(runs: list[Path], path: Path, job: str = "base-asi") -> Path:
+    """``job``'s ``max_s w_s · S`` over training (``training.csv``, every logged step), one line per run and training
+    seed, labelled with the run's SKB back-end and seed."""
+    import csv
+
+    from scenarios.sam.plots import _plt
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run in runs:
+        kind = json.loads((run / "config.json").read_text())["segmenter"]
+        rows = [r for r in csv.DictReader((run / "training.csv").open()) if r["job"] == job and r.get("asi_max_wS")]
+        for seed in dict.fromkeys(r["train_seed"] for r in rows):
+            pts = sorted((int(r["step"]), float(r["asi_max_wS"])) for r in rows if r["train_seed"] == seed)
+            ax.plot(*zip(*pts), lw=1.2, ls="-" if kind == "truth" else "--",
+                    label=f"{'oracle SKB (object masks)' if kind == 'truth' else kind + ' SKB'}, seed {seed}")
+    ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    ax.set_xlabel(f"training step ({job})")
+    ax.set_ylabel("batch mean of max_s w_s·S (1 = uniform)")
+    ax.set_title("ASI segment weights during training (plain image MSE)", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, nargs="+", required=True, help="finished `semalign scenario sam` output folders")
@@ -118,6 +164,9 @@ def main() -> None:
                    help="scenes to use (default val; test only for the pre-registered attribution analysis)")
     p.add_argument("--inits", type=int, default=1, help="untrained reference: mean over this many fresh initialisations "
                    "(and the range of max_w_times_S); default 1")
+    p.add_argument("--training-path", action="store_true", help="also print, from training.csv, each attention job's "
+                   "max w·S at its first logged step and over its last five (runs from 2026-11-30 on)")
+    p.add_argument("--path-png", type=Path, help="plot base-asi's max w·S over training for every run to this PNG")
     p.add_argument("--json", type=Path, help="write the statistics of every run to this file")
     a = p.parse_args()
     if a.inits < 1:
@@ -141,14 +190,19 @@ def main() -> None:
         seeds = [key for key in res if key.startswith("seed ")]
         summary = {key: over_seeds([res[s_][key] for s_ in seeds]) for key in res[seeds[0]]
                    if key.startswith(("d_", "forced_minus"))} if a.ablate and len(seeds) > 1 else {}
+        path = training_path(run) if a.training_path else {}
         report.append(dict(run=str(run), object_weight=cfg.object_weight, ratio=r_star, split=a.split, images=len(data),
-                           stats=res, over_seeds=summary))
+                           stats=res, over_seeds=summary, training_path=path))
         print(f"{run} (object_weight {cfg.object_weight:g}, lam-sc at {r_star:.1%}, {len(data)} {a.split} scenes)")
         for name, st in res.items():
             print(f"  {name:10s} " + ", ".join(f"{key} {v:.4f}" for key, v in st.items()), flush=True)
         for key, st in summary.items():
             print(f"  {key}: {st['mean']:+.4f} [t 95 % CI over {st['n_seeds']} seeds {st['lo']:+.4f}, {st['hi']:+.4f}]")
+        for job, st in path.items():
+            print(f"  training  {job:28s} max_w_times_S first {st['first']:.4f}, last five {st['last5']:.4f} ({st['logged']} logged)")
 
+    if a.path_png:
+        print(f"wrote {plot_paths(a.out, a.path_png)}")
     if a.json:
         write_json_atomic(a.json, report)
 
