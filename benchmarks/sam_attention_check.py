@@ -18,7 +18,7 @@ the test verdicts. With ``--ablate`` and ``--split test`` (the attribution analy
 also ``forced − uniform-asi`` per seed — is lam-sc with its weights forced uniform still better than the model
 trained with uniform weights? — and both differences with a Student-t 95 % CI over seeds.
 With ``--training-path``, from the run's ``training.csv``: each attention job's ``max_w_times_S`` on its training batches
-at the first logged step and over the last five (the path from its own initialisation). With ``--json PATH`` writes
+at the first logged step, at its peak and over the last five (the path from its own initialisation). With ``--json PATH`` writes
 every run's statistics there.
 
     PYTHONPATH=$PWD python benchmarks/sam_attention_check.py --out RUN [RUN2 …] [--ablate] [--split val|test] [--inits N] [--training-path] [--path-png PNG] [--json PATH]
@@ -112,43 +112,59 @@ def untrained_stats(cfg: SamConfig, data, inits: int) -> dict[str, float]:
     return res
 
 
-def training_path(run: Path) -> dict[str, dict[str, float]]:
-    """From the run's ``training.csv`` (runs from 2026-11-30 on): for each attention job of each training seed, the
-    batch mean of ``max_s w_s · S`` at its first logged step (its initialisation, or the model it was fine-tuned
-    from) and over its last five logged steps."""
+def _training_rows(run: Path) -> list[dict]:
+    """The rows of the run's ``training.csv`` that carry ``asi_max_wS`` (none for runs from before 2026-11-30)."""
     import csv
 
-    rows = [r for r in csv.DictReader((run / "training.csv").open()) if r.get("asi_max_wS")]
+    with (run / "training.csv").open(newline="") as f:
+        return [r for r in csv.DictReader(f) if r.get("asi_max_wS")]
+
+
+def training_path(run: Path) -> dict[str, dict[str, float]]:
+    """From the run's ``training.csv``: for each attention job of each training seed, the batch mean of
+    ``max_s w_s · S`` at its first logged step (``first_step``: 0 = its initialisation, or the model it was fine-tuned
+    from; later if the job was resumed from a checkpoint older than the column), the peak and its step, and the mean
+    over its last five logged steps."""
+    rows = _training_rows(run)
     res: dict[str, dict[str, float]] = {}
     for key in dict.fromkeys((r["train_seed"], r["job"]) for r in rows):
-        vals = [float(r["asi_max_wS"]) for r in sorted((r for r in rows if (r["train_seed"], r["job"]) == key),
-                                                        key=lambda r: int(r["step"]))]
-        res[f"seed {key[0]} {key[1]}"] = dict(first=vals[0], last5=float(np.mean(vals[-5:])), logged=len(vals))
+        pts = sorted((int(r["step"]), float(r["asi_max_wS"])) for r in rows if (r["train_seed"], r["job"]) == key)
+        peak = max(pts, key=lambda p: p[1])
+        res[f"seed {key[0]} {key[1]}"] = dict(first_step=pts[0][0], first=pts[0][1], peak=peak[1], peak_step=peak[0],
+                                              last5=float(np.mean([v for _, v in pts[-5:]])), logged=len(pts))
     return res
 
 
-def plot_paths(runs: list[Path], path: Path, job: str = "base-asi") -> Path:
-    """``job``'s ``max_s w_s · S`` over training (``training.csv``, every logged step), one line per run and training
-    seed, labelled with the run's SKB back-end and seed."""
-    import csv
-
+def plot_paths(runs: list[Path], path: Path, jobs: tuple[str, ...] = ("base-asi", "no-asc")) -> Path:
+    """Each of ``jobs``' ``max_s w_s · S`` over training (``training.csv``), one panel per job, one line per run and
+    training seed: colour = training seed, solid = oracle SKB, dashed = any other back-end."""
     from scenarios.sam.plots import _plt
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for run in runs:
-        kind = json.loads((run / "config.json").read_text())["segmenter"]
-        rows = [r for r in csv.DictReader((run / "training.csv").open()) if r["job"] == job and r.get("asi_max_wS")]
-        for seed in dict.fromkeys(r["train_seed"] for r in rows):
-            pts = sorted((int(r["step"]), float(r["asi_max_wS"])) for r in rows if r["train_seed"] == seed)
-            ax.plot(*zip(*pts), lw=1.2, ls="-" if kind == "truth" else "--",
-                    label=f"{'oracle SKB (object masks)' if kind == 'truth' else kind + ' SKB'}, seed {seed}")
-    ax.axhline(1.0, color="k", lw=0.8, ls=":")
-    ax.set_xlabel(f"training step ({job})")
-    ax.set_ylabel("batch mean of max_s w_s·S (1 = uniform)")
-    ax.set_title("ASI segment weights during training (plain image MSE)", fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, len(jobs), figsize=(6 * len(jobs), 4), squeeze=False, sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    seeds: dict[str, str] = {}
+    drawn = 0
+    for ax, job in zip(axes[0], jobs):
+        for run in runs:
+            kind = json.loads((run / "config.json").read_text())["segmenter"]
+            rows = [r for r in _training_rows(run) if r["job"] == job]
+            for seed in dict.fromkeys(r["train_seed"] for r in rows):
+                pts = sorted((int(r["step"]), float(r["asi_max_wS"])) for r in rows if r["train_seed"] == seed)
+                colour = seeds.setdefault(seed, colours[len(seeds) % len(colours)])
+                ax.plot(*zip(*pts), lw=1.2, color=colour, ls="-" if kind == "truth" else "--",
+                        label=f"{'oracle SKB (object masks)' if kind == 'truth' else kind + ' SKB'}, seed {seed}")
+                drawn += 1
+        ax.axhline(1.0, color="k", lw=0.8, ls=":")
+        ax.set_xlabel(f"training step of {job}" + (" (from scratch)" if job.startswith("base") else
+                                                   " (fine-tuned from base-asi, fresh optimiser)"))
+        ax.grid(alpha=0.3)
+    if not drawn:
+        raise SystemExit(f"nothing to plot: no {', '.join(jobs)} rows with asi_max_wS in these runs' training.csv "
+                         "(runs from before 2026-11-30 do not log it)")
+    axes[0, 0].set_ylabel("batch mean of max_s w_s·S (1 = uniform)")
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle("ASI segment weights during training (plain image MSE)", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
@@ -165,8 +181,8 @@ def main() -> None:
     p.add_argument("--inits", type=int, default=1, help="untrained reference: mean over this many fresh initialisations "
                    "(and the range of max_w_times_S); default 1")
     p.add_argument("--training-path", action="store_true", help="also print, from training.csv, each attention job's "
-                   "max w·S at its first logged step and over its last five (runs from 2026-11-30 on)")
-    p.add_argument("--path-png", type=Path, help="plot base-asi's max w·S over training for every run to this PNG")
+                   "max w·S at its first logged step, its peak and over its last five (runs from 2026-11-30 on)")
+    p.add_argument("--path-png", type=Path, help="plot base-asi's and no-asc's max w·S over training for every run to this PNG")
     p.add_argument("--json", type=Path, help="write the statistics of every run to this file")
     a = p.parse_args()
     if a.inits < 1:
@@ -199,7 +215,8 @@ def main() -> None:
         for key, st in summary.items():
             print(f"  {key}: {st['mean']:+.4f} [t 95 % CI over {st['n_seeds']} seeds {st['lo']:+.4f}, {st['hi']:+.4f}]")
         for job, st in path.items():
-            print(f"  training  {job:28s} max_w_times_S first {st['first']:.4f}, last five {st['last5']:.4f} ({st['logged']} logged)")
+            print(f"  training  {job:28s} max_w_times_S at step {st['first_step']} {st['first']:.4f}, peak {st['peak']:.4f} "
+                  f"at step {st['peak_step']}, last five {st['last5']:.4f} ({st['logged']} logged)")
 
     if a.path_png:
         print(f"wrote {plot_paths(a.out, a.path_png)}")

@@ -398,6 +398,13 @@ def test_tiny_cli_run_writes_csv_and_figures(tmp_path):
     assert {"base-asi", "no-asc", "lam-sc@50%", "base-uniform", "base-plain"} <= set(spread)
     assert all(float(spread[j]) >= 1 for j in spread if j.startswith(("base-asi", "lam-sc", "no-asc")))
     assert all(spread[j] == "" for j in spread if j.startswith(("base-plain", "base-uniform", "uniform-asi", "conventional")))
+    from benchmarks.sam_attention_check import plot_paths, training_path
+
+    path = training_path(out)
+    assert path["seed 0 base-asi"]["first_step"] == 0 and path["seed 0 base-asi"]["logged"] == 2   # steps 0..2: step 0 and the last logged
+    assert all(st["peak"] >= max(st["first"], st["last5"]) for st in path.values())
+    assert not any("uniform" in job or "plain" in job for job in path)
+    assert plot_paths([out], tmp_path / "path.png").read_bytes()[:4] == b"\x89PNG"
     assert main(args) == 0  # resumes: everything is already trained, the log is unchanged
     assert (out / "training.csv").read_text() == log
     assert main([*args, "--steps", "4"]) == 2  # other training settings into the same --out: refused

@@ -88,9 +88,11 @@ def plot_training(logs: list[dict], path: Path) -> Path:
     rows = [r for r in logs if r.get("train_seed", 0) == first]
     attention = [r for r in rows if r.get("asi_max_wS") is not None]
     fig, axes = plt.subplots(1, 2 if attention else 1, figsize=(11 if attention else 6, 4), squeeze=False)
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colour = {job: cycle[i % len(cycle)] for i, job in enumerate(dict.fromkeys(r["job"] for r in rows))}  # same in both panels
     ax = axes[0, 0]
-    for job in dict.fromkeys(r["job"] for r in rows):
-        ax.plot(*zip(*[(r["step"], r["mse"]) for r in rows if r["job"] == job]), label=job)
+    for job in colour:
+        ax.plot(*zip(*[(r["step"], r["mse"]) for r in rows if r["job"] == job]), label=job, color=colour[job])
     ax.set_title(f"training seed {first}", fontsize=9)
     ax.set_yscale("log")
     ax.set_xlabel("training step (of that job)")
@@ -100,7 +102,7 @@ def plot_training(logs: list[dict], path: Path) -> Path:
     if attention:
         ax = axes[0, 1]
         for job in dict.fromkeys(r["job"] for r in attention):
-            ax.plot(*zip(*[(r["step"], r["asi_max_wS"]) for r in attention if r["job"] == job]), label=job)
+            ax.plot(*zip(*[(r["step"], r["asi_max_wS"]) for r in attention if r["job"] == job]), label=job, color=colour[job])
         ax.axhline(1.0, color="k", lw=0.8, ls=":")
         ax.set_title("ASI segment weights: mean over the batch of max_s w_s·S (1 = uniform)", fontsize=9)
         ax.set_xlabel("training step (of that job)")
