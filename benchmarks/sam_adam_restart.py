@@ -10,8 +10,10 @@ batches and noise) twice, into ``RUN/adam-restart/``:
   continues the base's optimisation instead of restarting it.
 
 It prints ``max w·S`` (batch mean of ``max_s w_s · S``, 1 = uniform; the ``asi_max_wS`` column of the training log) at
-step 0, at its peak, and over the last five logged steps, for both, and the final batch MSE. If the carried run has no
-excursion, the excursion comes from Adam's restart rather than from what the loss asks of the attention.
+step 0, at its peak, and over the last five logged steps, for both, with the batch MSE at step 10 and over the last five
+logged steps (same batches and noise in both, so the MSEs are paired). The less the carried run's weights move, the more
+of the excursion is Adam's restart. Finished re-trains under ``RUN/adam-restart/`` are reused; delete that folder after
+re-training the run.
 
     PYTHONPATH=$PWD python benchmarks/sam_adam_restart.py --out RUN [--seeds 95,96]
 """
@@ -32,11 +34,12 @@ from scenarios.sam.training import train_job
 
 
 def path_stats(log: list[dict]) -> dict[str, float]:
-    """Step-0 value, peak (and its step) and mean of the last five logged values of ``asi_max_wS``; final batch MSE."""
+    """Step-0 value, peak (and its step) and mean of the last five logged values of ``asi_max_wS``; batch MSE at
+    step 10 and over the last five logged steps."""
     pts = sorted((e["step"], e["asi_max_wS"], e["mse"]) for e in log)
     peak = max(pts, key=lambda p: p[1])
     return dict(first=pts[0][1], peak=peak[1], peak_step=peak[0], last5=float(np.mean([p[1] for p in pts[-5:]])),
-                mse_last5=float(np.mean([p[2] for p in pts[-5:]])))
+                mse_step10=next(m for s, _, m in pts if s == 10), mse_last5=float(np.mean([p[2] for p in pts[-5:]])))
 
 
 def main() -> None:
@@ -64,7 +67,8 @@ def main() -> None:
         report[k] = {name: path_stats(log) for name, log in (("fresh", fresh), ("carried", carried))}
         for name, st in report[k].items():
             print(f"seed {k} no-asc, {name:7s} Adam: max w·S at step 0 {st['first']:.4f}, peak {st['peak']:.4f} at step "
-                  f"{st['peak_step']}, last five {st['last5']:.4f}; batch MSE last five {st['mse_last5']:.4f}", flush=True)
+                  f"{st['peak_step']}, last five {st['last5']:.4f}; batch MSE at step 10 {st['mse_step10']:.4f}, last five "
+                  f"{st['mse_last5']:.4f}", flush=True)
     write_json_atomic(a.out / "adam-restart" / "summary.json", report)
 
 
