@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import torch
 
+from protocol.config import ConfigError
+
 __all__ = ["Whitener", "fit_whitener", "identity_whitener"]
 
 
@@ -33,7 +35,8 @@ def fit_whitener(x: torch.Tensor, ridge: float | None = None) -> Whitener:
 
     ``cov = (x−μ)(x−μ)^H / n + ε I`` with ``ε = ridge · tr(cov)/m`` so that dead
     features (constant over the pilots) do not make ``L`` singular; ``ridge`` defaults to
-    1e-6 in complex64 and 1e-10 in complex128.
+    1e-6 in complex64 and 1e-10 in complex128. Raises :class:`~protocol.config.ConfigError` if ``cov`` is still not
+    positive definite at the working precision (too few pilots for the dimension).
     """
     if ridge is None:
         ridge = 1e-10 if x.dtype == torch.complex128 else 1e-6
@@ -45,7 +48,11 @@ def fit_whitener(x: torch.Tensor, ridge: float | None = None) -> Whitener:
     scale = torch.diagonal(cov, dim1=-2, dim2=-1).real.sum(-1).clamp_min(1e-30) / m
     eye = torch.eye(m, dtype=x.dtype, device=x.device)
     cov = cov + (ridge * scale)[..., None, None] * eye
-    return Whitener(mean=mean, chol=torch.linalg.cholesky(cov))
+    chol, info = torch.linalg.cholesky_ex(cov)
+    if bool((info != 0).any()):
+        raise ConfigError(f"cannot whiten the pilots: the covariance of {n} pilots of a {m}-dimensional latent is "
+                          f"singular at {x.dtype} precision; use clearly more pilots than {m}, or --no-whiten")
+    return Whitener(mean=mean, chol=chol)
 
 
 def identity_whitener(m: int, dtype: torch.dtype, device: torch.device | str = "cpu") -> Whitener:

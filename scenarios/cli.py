@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from protocol.atomic import write_bytes_atomic
 from protocol.config import METHODS, ConfigError, RunConfig, format_validation_error, load_config_file
+from scenarios.arglists import floats, int_list
 
 __all__ = ["main", "build_parser", "config_from_args"]
 
@@ -21,10 +22,6 @@ _RUN_FIELDS = (
     "device", "whiten", "init", "transmit", "ap_encoder", "user_encoders", "latents", "channels",
     "cache_dir", "data_dir", "zoo_profile", "threads", "user_metric", "metric_eps", "processing",
 )
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.split(",") if v.strip())
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -41,7 +38,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rx-antennas", dest="rx_antennas", type=int, help="user antennas N_R")
     g.add_argument("--channel-uses", dest="channel_uses", type=int, help="channel uses c (default 4)")
     g.add_argument("--snr", dest="snr_db", type=float, help="SNR in dB, every user (default 20)")
-    g.add_argument("--user-snr", dest="user_snr_db", type=_floats, help="per-user SNRs, comma-separated")
+    g.add_argument("--user-snr", dest="user_snr_db", type=floats, help="per-user SNRs, comma-separated")
     g.add_argument("--power", type=float, help="power budget P_T (default 1)")
     g.add_argument("--iterations", type=int, help="ADMM iteration budget (default 50)")
     g.add_argument("--rho", type=float, help="ADMM penalty per pilot (fixed; start of residual balancing)")
@@ -118,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_cmp = sub.add_parser("compare", help="every method over a list of channel uses: CSV, Markdown, PNG")
     add_run_options(p_cmp)
-    p_cmp.add_argument("--uses", type=lambda t: tuple(int(v) for v in t.split(",")), default=(1, 2, 4, 8),
+    p_cmp.add_argument("--uses", type=int_list("channel uses", minimum=1), default=(1, 2, 4, 8),
                        help="channel uses c to compare, comma-separated (default 1,2,4,8)")
     p_cmp.add_argument("--methods", type=_names, default=METHODS, help="methods, comma-separated (default all)")
     p_cmp.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder (default runs/compare)")
@@ -127,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_sweep.add_argument("name", help="compression, similarity, snr, pilots, users or csi")
     add_run_options(p_sweep)
     p_sweep.add_argument("--quick", action="store_true", help="small preset (minutes on 2 cores)")
-    p_sweep.add_argument("--seeds", type=lambda t: tuple(int(v) for v in t.split(",") if v.strip()),
+    p_sweep.add_argument("--seeds", type=int_list("seeds", minimum=0, distinct=True, allow_empty=True),
                          help="comma-separated seeds (default: the paper's 27,42,100,123,144,200; quick: 42)")
     p_sweep.add_argument("--workers", type=int, default=1, help="points run in parallel processes (default 1)")
     p_sweep.add_argument("--out", type=Path, help="folder (default runs/sweep-NAME); re-running resumes it")
@@ -461,9 +458,22 @@ def _launch_errors() -> tuple[type[Exception], ...]:
     return (LaunchError, TimeoutError)
 
 
+def _out_problem(out: Path) -> str | None:
+    """Why ``out`` cannot be a results folder (it, or a folder above it, is a file), or None."""
+    for p in (out, *out.parents):
+        if p.exists():
+            return None if p.is_dir() else (f"--out {out}: {p} is a file, not a folder" if p != out else
+                                              f"--out {out} is a file, not a folder")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    out = getattr(args, "out", None)
+    if isinstance(out, Path) and (problem := _out_problem(out)):  # before any work, so no result is lost
+        print(f"semalign: error: {problem}", file=sys.stderr)
+        return 2
     try:
         if args.command == "run":
             return _cmd_run(args)

@@ -110,7 +110,8 @@ def load_npz_latents(path: Path, train_probe=None) -> LatentData:
             if f"user{k}_weight" in keys:
                 bias = f[f"user{k}_bias"] if f"user{k}_bias" in keys else np.zeros(f[f"user{k}_weight"].shape[0])
                 clf = Classifier(f[f"user{k}_weight"].astype(np.float64), bias.astype(np.float64))
-            elif train_labels is not None and train_probe is not None and np.isfinite(train).all():
+            elif (train_labels is not None and train_probe is not None and np.isfinite(train).all()
+                  and train.ndim == 2 and train.shape[0] == train_labels.shape[0]):  # else check_latents says what is wrong
                 clf = train_probe(train, train_labels)
             name = str(f[f"user{k}_name"]) if f"user{k}_name" in keys else f"user{k}"
             users.append(UserLatents(name, train, f[f"user{k}_test"].astype(np.float32), clf))

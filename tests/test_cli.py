@@ -78,6 +78,22 @@ def test_nan_and_mismatched_latents(npz, tmp_path):
     assert r.returncode == 2 and "user2_test" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_misaligned_latents_without_classifiers_and_a_file_as_out_are_one_line_errors(npz, tmp_path, capsys):
+    _, arrays = npz
+    bad = {k: v for k, v in arrays.items() if not k.endswith(("_weight", "_bias"))}  # the probes get trained
+    bad["user1_train"] = arrays["user1_train"][:100]
+    np.savez(tmp_path / "rows.npz", **bad)
+    assert main(["run", "--latents", str(tmp_path / "rows.npz"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "'user1_train' has 100 rows" in err and len(err.strip().splitlines()) == 1
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    for cmd in (["run", "--out", str(afile)], ["compare", "--out", str(afile / "sub")]):
+        assert main([*cmd, "--latents", str(npz[0])]) == 2
+        assert "is a file, not a folder" in capsys.readouterr().err
+    assert afile.read_text() == "not a folder"
+
+
 def test_compare_writes_table_csv_and_plot(npz, tmp_path, capsys):
     path, _ = npz
     out = tmp_path / "cmp"

@@ -130,3 +130,14 @@ def test_byte_ledger():
     s = led.summary()
     assert s["downlink_total"] == 200 and s["uplink_total"] == 40
     assert s["per_round"][0] == {"round": 1, "downlink": 100, "uplink": 40}
+
+
+def test_whitening_a_singular_pilot_covariance_is_a_config_error(monkeypatch):
+    """Real latents with fewer pilots than dimensions can leave the ridged covariance not positive definite at
+    complex64 (seen with 200 pilots of a 256-dim zoo latent); the user gets one clear error, not a LinAlgError."""
+    x = torch.randn(16, 40, dtype=torch.complex64)
+    fit_whitener(x)  # a well-conditioned covariance whitens
+    real = torch.linalg.cholesky_ex
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", lambda a: (real(a)[0], torch.ones((), dtype=torch.int32)))
+    with pytest.raises(ConfigError, match="cannot whiten the pilots: .* 40 pilots of a 16-dimensional latent"):
+        fit_whitener(x)

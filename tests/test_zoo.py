@@ -299,7 +299,7 @@ def test_build_is_deterministic(tmp_path):
 
 
 def test_load_without_build_raises(tmp_path):
-    with pytest.raises(FileNotFoundError, match="zoo build"):
+    with pytest.raises(FileNotFoundError, match="semalign encoders build --zoo-profile"):
         zoo.load_latents(FAST[0], tmp_path, "tiny", build=False)
 
 

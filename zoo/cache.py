@@ -341,7 +341,7 @@ def load_latents(
         if not build:
             raise FileNotFoundError(
                 f"no fresh zoo entry for {name!r} ({dataset}/{prof.name}) in "
-                f"{resolve_cache_dir(cache_dir)}; run `semalign zoo build --profile {prof.name}`")
+                f"{resolve_cache_dir(cache_dir)}; run `semalign encoders build --zoo-profile {prof.name}`")
         build_zoo([name], cache_dir, prof, progress=True, dataset=dataset, data_root=data_root)
     folder = entry_dir(name, cache_dir, prof, dataset)
     with np.load(folder / "latents.npz") as z:

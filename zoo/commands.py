@@ -92,7 +92,7 @@ def list_command(
     names, matrix = load_cka_matrix(cache_dir, prof, dataset=dataset)
     if len(names) < 2:
         out.print("linear CKA: fewer than two encoders built "
-                  f"(run `semalign zoo build --profile {prof.name}`)")
+                  f"(run `semalign encoders build --zoo-profile {prof.name}`)")
         return 0
     cka = Table(title="linear CKA between encoders (test latents)")
     cka.add_column("")

@@ -6,11 +6,9 @@ import json
 import sys
 from pathlib import Path
 
+from scenarios.arglists import floats
+
 __all__ = ["add_arguments", "main", "build_config"]
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.split(",") if v.strip())
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,8 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="precision of the knowledge the cloud sends (shown in the grid)")
     p.add_argument("--symbols", type=int, help="complex channel symbols per latent (subcarriers)")
     p.add_argument("--train-snr", dest="train_snr_db", type=float, help="SNR of the fixed-SNR JSCC (dB)")
-    p.add_argument("--eval-snr", dest="eval_snr_db", type=_floats, help="evaluation SNRs, comma-separated (dB)")
-    p.add_argument("--eval-delay-spread", dest="eval_delay_spread_ns", type=_floats,
+    p.add_argument("--eval-snr", dest="eval_snr_db", type=floats, help="evaluation SNRs, comma-separated (dB)")
+    p.add_argument("--eval-delay-spread", dest="eval_delay_spread_ns", type=floats,
                    help="evaluation delay spreads, comma-separated (ns)")
     p.add_argument("--users", type=int, help="users served by the edge (multi-user table)")
     p.add_argument("--feature-encoder", dest="feature_encoder", default="resnet-simclr",

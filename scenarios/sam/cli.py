@@ -10,14 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from scenarios.arglists import floats
+
 __all__ = ["add_arguments", "main", "config_from_args"]
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from e
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -67,8 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asi-supervision", dest="asi_supervision", type=float,
                    help="human-guided ASI: weight of a training loss pulling segment weights to their object share (default 0 = off)")
     p.add_argument("--target-ratio", dest="target_ratio", type=float, help="ASC mask ratio (fraction masked); default: chosen on the validation split")
-    p.add_argument("--ratios", type=_floats, help="mask-ratio sweep, e.g. 0,0.2,0.4,0.6,0.8")
-    p.add_argument("--snrs", dest="snrs_db", type=_floats, help="evaluation SNRs [dB], comma-separated")
+    p.add_argument("--ratios", type=floats, help="mask-ratio sweep, e.g. 0,0.2,0.4,0.6,0.8")
+    p.add_argument("--snrs", dest="snrs_db", type=floats, help="evaluation SNRs [dB], comma-separated")
     p.add_argument("--channels", type=_names, help="awgn,rayleigh (default both)")
     p.add_argument("--threads", type=int, help="torch threads (default 1; 0 = torch default)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
