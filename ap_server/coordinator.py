@@ -292,13 +292,9 @@ class Coordinator:
         except Exception as e:  # noqa: BLE001 — any damage: one clear error, nothing half-restored
             raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
                              "move it away to start afresh") from None
-        saved = meta["config"]
-        try:  # a checkpoint from before a field existed holds that field's default
-            saved = RunConfig.model_validate(saved).model_dump(mode="json")
-        except ValidationError:
-            pass
-        if saved != self.cfg.model_dump(mode="json"):
-            raise ValueError(f"checkpoint {path} belongs to a different run configuration")
+        if diff := config_differences(meta["config"], self.cfg):
+            raise ValueError(f"checkpoint {path} belongs to a different run configuration ({', '.join(diff)} differ); "
+                             "use the same settings, or another --out to start afresh")
         self.state = APState(f=arrays["F"], z=arrays["Z"], u=arrays["U"], round=int(meta["round"]),
                              rho=arrays.get("RHO"))
         self.history = meta["history"]
@@ -321,3 +317,25 @@ def _digest(*arrays) -> bytes | None:
 
 def _one_line(err: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in err.errors())
+
+
+def config_differences(saved: dict, cfg: RunConfig) -> list[str]:
+    """The fields in which a checkpoint's run configuration ``saved`` differs from ``cfg`` (sorted; [] = same run).
+    A checkpoint from before a field existed holds that field's default."""
+    try:
+        saved = RunConfig.model_validate(saved).model_dump(mode="json")
+    except ValidationError:
+        pass
+    new = cfg.model_dump(mode="json")
+    return sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k))
+
+
+def checkpoint_differences(folder: Path, cfg: RunConfig) -> list[str] | None:
+    """Before a resumed run starts: the fields in which the checkpoint in ``folder`` differs from ``cfg``, or None if
+    there is no readable checkpoint (the run then starts afresh, or ``restore`` reports the damage)."""
+    try:
+        with np.load(Path(folder) / STATE_FILE) as f:
+            return config_differences(json.loads(str(f["meta"]))["config"], cfg)
+    except Exception:  # noqa: BLE001 — absent or damaged: restore() handles it with its own message
+        return None
+

@@ -377,12 +377,23 @@ def _sigterm_as_interrupt() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def _check_resume(args: argparse.Namespace, cfg: RunConfig) -> None:
+    """``--resume`` into a folder whose AP checkpoint has other settings: refused before any process starts."""
+    if getattr(args, "resume", False) and args.out is not None:
+        from ap_server.coordinator import checkpoint_differences
+
+        if diff := checkpoint_differences(args.out, cfg):
+            raise ConfigError(f"--resume: the checkpoint in {args.out} was made with other settings ({', '.join(diff)}); "
+                              "use the same settings, or another --out to start afresh")
+
+
 def _cmd_launch(args: argparse.Namespace) -> int:
     from scenarios.launch import launch
     from scenarios.report import print_run
 
     _sigterm_as_interrupt()
     cfg = config_from_args(args)
+    _check_resume(args, cfg)
     _prepare_latents(cfg)
     result = launch(cfg, _launch_options(args, args.engine))
     print_run(result, args.out)
@@ -396,6 +407,7 @@ def _cmd_ap(args: argparse.Namespace) -> int:
 
     _sigterm_as_interrupt()
     cfg = config_from_args(args)
+    _check_resume(args, cfg)
     _prepare_latents(cfg)
     tls = None
     if args.tls_dir is not None:

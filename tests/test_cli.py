@@ -260,3 +260,22 @@ def test_sweep_titles_name_the_model_settings_that_differ_from_the_paper():
     assert _model_note(RunConfig()) == ""
     assert _model_note(RunConfig(processing="widely-linear", user_metric="task")) == \
         "; processing widely-linear, user metric task"
+
+
+def test_resume_with_other_settings_is_refused_before_any_process_starts(npz, tmp_path, capsys):
+    import json as _json
+
+    from ap_server.coordinator import STATE_FILE, checkpoint_differences
+    from scenarios.cli import build_parser, config_from_args
+
+    out = tmp_path / "run"
+    out.mkdir()
+    base = ["launch", "--latents", str(npz[0]), "--out", str(out), "--resume"]
+    saved = config_from_args(build_parser().parse_args([*base, "--iterations", "10"]))
+    np.savez(out / STATE_FILE, meta=np.array(_json.dumps({"config": saved.model_dump(mode="json")})))
+    assert checkpoint_differences(out, saved) == []
+    assert checkpoint_differences(tmp_path, saved) is None  # no checkpoint: nothing to compare
+    assert main([*base, "--iterations", "15", "--users", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "other settings (iterations, users)" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == [STATE_FILE]  # nothing started, nothing written

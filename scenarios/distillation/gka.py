@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from channel.rng import make_generator
+from channel.rng import make_generator, stream_seed
 from scenarios.distillation.autoencoder import TinyAutoencoder, train_autoencoder
 from scenarios.distillation.checkpoint import load_checkpoint, save_checkpoint
 from scenarios.distillation.config import DistillConfig
@@ -49,7 +49,8 @@ def run_gka(cfg: DistillConfig, train: PromptedImages, test: PromptedImages, spa
     """Autoencoder → cloud and edge → metaword / G-LoRA / MAKD → scores (all resumable)."""
     seed, bs = cfg.seed, cfg.batch_size
     losses: dict[str, list[float]] = {}
-    ae = TinyAutoencoder(cfg.latent_channels, cfg.ae_width)
+    torch.manual_seed(stream_seed(seed, "init-autoencoder"))  # every model's initial weights from its own stream:
+    ae = TinyAutoencoder(cfg.latent_channels, cfg.ae_width)    # the global generator's state here depends on the caller
     losses["autoencoder"] = train_autoencoder(ae, train.images, cfg.ae_steps, bs, ckpt / "autoencoder.pt",
                                               make_generator(seed, "ae"), progress)
     ae.eval()
@@ -58,9 +59,11 @@ def run_gka(cfg: DistillConfig, train: PromptedImages, test: PromptedImages, spa
     with torch.no_grad():
         z = torch.cat([ae.encode(train.images[i:i + 512]) for i in range(0, len(train.images), 512)])
 
+    torch.manual_seed(stream_seed(seed, "init-cloud"))  # (diffusers initialises with the global generator)
     cloud = LatentDiffusion(cfg.latent_channels, cfg.cloud_channels, cfg.embed_dim)
+    torch.manual_seed(stream_seed(seed, "init-edge"))
     edge = LatentDiffusion(cfg.latent_channels, cfg.edge_channels, cfg.embed_dim)
-    torch.manual_seed(seed)  # (diffusers initialises with the global generator)
+    torch.manual_seed(seed)
     losses["cloud"] = train_diffusion("cloud", cloud, z, train.tokens, cfg.cloud_steps, bs, ckpt / "cloud.pt",
                                       make_generator(seed, "cloud"), progress)
     losses["edge"] = train_diffusion("edge", edge, z, train.tokens, cfg.edge_steps, bs, ckpt / "edge.pt",
