@@ -338,4 +338,3 @@ def checkpoint_differences(folder: Path, cfg: RunConfig) -> list[str] | None:
             return config_differences(json.loads(str(f["meta"]))["config"], cfg)
     except Exception:  # noqa: BLE001 — absent or damaged: restore() handles it with its own message
         return None
-
