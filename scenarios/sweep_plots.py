@@ -100,7 +100,7 @@ def plot_sweep(rows: list[dict], path: Path, metric: str = "accuracy", title: st
 
 
 def summary_markdown(rows: list[dict], metric: str = "accuracy") -> str:
-    """Per panel: x rows, method columns, ``mean ± CI`` cells."""
+    """Per panel: x rows, method columns, ``mean ± CI`` cells (``± n/a`` where only one seed ran: no CI)."""
     agg = aggregate(rows, metric)
     x_name = _x_name(rows)
     parts = []
@@ -111,7 +111,8 @@ def summary_markdown(rows: list[dict], metric: str = "accuracy") -> str:
         lines = [f"**{panel}**" if panel else "", f"| {x_name} | " + " | ".join(names) + " |",
                  "|" + "---|" * (len(names) + 1)]
         for x in xs:
-            vals = [f"{cell[(m, x)][1]:.3f} ± {cell[(m, x)][2]:.3f}" if (m, x) in cell else "–" for m in names]
+            vals = [("–" if (m, x) not in cell else f"{cell[(m, x)][1]:.3f} ± "
+                     + (f"{cell[(m, x)][2]:.3f}" if cell[(m, x)][3] > 1 else "n/a")) for m in names]  # 1 seed: no CI
             lines.append(f"| {x:g} | " + " | ".join(vals) + " |")
         parts.append("\n".join(line for line in lines if line))
     return "\n\n".join(parts)

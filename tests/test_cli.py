@@ -279,3 +279,13 @@ def test_resume_with_other_settings_is_refused_before_any_process_starts(npz, tm
     err = capsys.readouterr().err
     assert "other settings (iterations, users)" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == [STATE_FILE]  # nothing started, nothing written
+
+
+def test_sweep_summary_shows_no_ci_for_a_single_seed():
+    from scenarios.sweep_plots import summary_markdown
+
+    row = dict(sweep="snr", panel="", method="federated", x=10.0, x_name="SNR [dB]", compression=0.25, accuracy=0.5)
+    one = summary_markdown([dict(row, seed=42)])
+    two = summary_markdown([dict(row, seed=42), dict(row, seed=7, accuracy=0.6)])
+    assert "0.500 ± n/a" in one and "± 0.000" not in one
+    assert "0.550 ± " in two and "n/a" not in two
