@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -214,6 +215,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from scenarios.compare import compare, markdown_table, plot_accuracy, write_csv
     from scenarios.sources import load_run_latents
 
+    for given, instead in (("method", "--methods"), ("channel_uses", "--uses")):
+        if getattr(args, given, None) is not None:
+            raise ConfigError(f"compare: --{given.replace('_', '-')} does not apply (compare runs every value given by "
+                              f"{instead}); use {instead}")
     cfg = config_from_args(args)
     for m in args.methods:
         if m not in METHODS:
@@ -225,12 +230,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, args.out / "compare.csv")
     title = (f"K={cfg.users}, N_T={cfg.tx_antennas}, N_R={cfg.rx_antennas}, SNR {cfg.snr_db:g} dB, "
-             f"n={cfg.pilots}, AP {data.ap_name}")
+             f"n={cfg.pilots}, AP {data.ap_name}, {cfg.processing} processing, user metric {cfg.user_metric}")
     plot_accuracy(rows, args.out / "accuracy.png", title)
     table = markdown_table(rows)
     (args.out / "compare.md").write_text(f"{title}\n\n{table}\n")
+    config = cfg.model_dump(mode="json") | {"uses": list(args.uses), "methods": list(args.methods)}
+    write_bytes_atomic(args.out / "config.json", (json.dumps(config, indent=1) + "\n").encode())  # every setting
     print(table)
-    print(f"written: {args.out / 'compare.csv'}, {args.out / 'compare.md'}, {args.out / 'accuracy.png'}")
+    print(f"written: {args.out / 'compare.csv'}, {args.out / 'compare.md'}, {args.out / 'accuracy.png'}, "
+          f"{args.out / 'config.json'}")
     return 0
 
 

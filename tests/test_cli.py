@@ -289,3 +289,16 @@ def test_sweep_summary_shows_no_ci_for_a_single_seed():
     two = summary_markdown([dict(row, seed=42), dict(row, seed=7, accuracy=0.6)])
     assert "0.500 ± n/a" in one and "± 0.000" not in one
     assert "0.550 ± " in two and "n/a" not in two
+
+
+def test_compare_records_its_settings_and_refuses_options_it_would_ignore(npz, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--latents", str(npz[0]), "--uses", "1", "--methods", "first-k", "--pilots", "600",
+                 "--test-samples", "200", "--processing", "widely-linear", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["processing"] == "widely-linear" and config["uses"] == [1] and config["methods"] == ["first-k"]
+    assert "widely-linear processing" in (out / "compare.md").read_text().splitlines()[0]
+    for extra in (["--method", "top-k"], ["--channel-uses", "2"]):
+        assert main(["compare", "--latents", str(npz[0]), *extra, "--out", str(tmp_path / "never")]) == 2
+        assert "does not apply" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
