@@ -266,6 +266,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from scenarios.sweep_runner import TIMING_COLUMNS, claim_folder, point_rows, run_points, timing_rows, write_tidy_csv
     from scenarios.sweeps import PAPER_SEEDS, SWEEPS, make_points
 
+    if args.method is not None:
+        raise ConfigError("sweep: --method does not apply (each sweep runs its own set of methods, "
+                          "listed in scenarios/sweeps.py)")
     base = config_from_args(args)
     seeds = args.seeds if args.seeds is not None else ((42,) if args.quick else PAPER_SEEDS)
     if args.workers < 1:

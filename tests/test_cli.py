@@ -223,7 +223,8 @@ def test_similarity_sweep_groups_by_cka(npz, tmp_path):
                                           (["sweep", "similarity", "--quick", "--pilots", "100"], "field 'pilots'"),
                                           (["sweep", "snr", "--quick", "--seeds", ""], "field 'seeds'"),
                                           (["sweep", "snr", "--quick", "--workers", "0"], "field 'workers'"),
-                                          (["sweep", "snr", "--quick", "--power", "-1"], "field 'power'")])
+                                          (["sweep", "snr", "--quick", "--power", "-1"], "field 'power'"),
+                                          (["sweep", "snr", "--quick", "--method", "top-k"], "--method does not apply")])
 def test_invalid_sweep_fails_before_work(npz, tmp_path, args, needle, capsys):
     assert main([*args, "--latents", str(npz[0]), "--out", str(tmp_path / "x")]) == 2
     assert needle in capsys.readouterr().err
