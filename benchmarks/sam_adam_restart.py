@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.sam_attention_check import path_summary
 from protocol.atomic import write_json_atomic
 from scenarios.sam.config import SamConfig
 from scenarios.sam.dataset import prepare
@@ -34,12 +35,10 @@ from scenarios.sam.training import train_job
 
 
 def path_stats(log: list[dict]) -> dict[str, float]:
-    """Step-0 value, peak (and its step) and mean of the last five logged values of ``asi_max_wS``; batch MSE at
-    step 10 and over the last five logged steps."""
-    pts = sorted((e["step"], e["asi_max_wS"], e["mse"]) for e in log)
-    peak = max(pts, key=lambda p: p[1])
-    return dict(first=pts[0][1], peak=peak[1], peak_step=peak[0], last5=float(np.mean([p[1] for p in pts[-5:]])),
-                mse_step10=next(m for s, _, m in pts if s == 10), mse_last5=float(np.mean([p[2] for p in pts[-5:]])))
+    """:func:`path_summary` of ``asi_max_wS``, with the batch MSE at step 10 and over the last five logged steps."""
+    mse = sorted((e["step"], e["mse"]) for e in log)
+    return path_summary([(e["step"], e["asi_max_wS"]) for e in log]) | dict(
+        mse_step10=next(m for s, m in mse if s == 10), mse_last5=float(np.mean([m for _, m in mse[-5:]])))
 
 
 def main() -> None:

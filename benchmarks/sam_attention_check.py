@@ -120,19 +120,28 @@ def _training_rows(run: Path) -> list[dict]:
         return [r for r in csv.DictReader(f) if r.get("asi_max_wS")]
 
 
+def path_summary(pts: list[tuple[int, float]]) -> dict[str, float]:
+    """A logged path ``[(step, value), …]``: its first step and value, its peak and the peak's step, the mean of its
+    last five values, and how many were logged."""
+    pts = sorted(pts)
+    peak = max(pts, key=lambda p: p[1])
+    return dict(first_step=pts[0][0], first=pts[0][1], peak=peak[1], peak_step=peak[0],
+                last5=float(np.mean([v for _, v in pts[-5:]])), logged=len(pts))
+
+
+def _paths(rows: list[dict]) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """``(train_seed, job) → [(step, asi_max_wS), …]`` from ``training.csv`` rows."""
+    paths: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for r in rows:
+        paths.setdefault((r["train_seed"], r["job"]), []).append((int(r["step"]), float(r["asi_max_wS"])))
+    return {key: sorted(pts) for key, pts in paths.items()}
+
+
 def training_path(run: Path) -> dict[str, dict[str, float]]:
-    """From the run's ``training.csv``: for each attention job of each training seed, the batch mean of
-    ``max_s w_s · S`` at its first logged step (``first_step``: 0 = its initialisation, or the model it was fine-tuned
-    from; later if the job was resumed from a checkpoint older than the column), the peak and its step, and the mean
-    over its last five logged steps."""
-    rows = _training_rows(run)
-    res: dict[str, dict[str, float]] = {}
-    for key in dict.fromkeys((r["train_seed"], r["job"]) for r in rows):
-        pts = sorted((int(r["step"]), float(r["asi_max_wS"])) for r in rows if (r["train_seed"], r["job"]) == key)
-        peak = max(pts, key=lambda p: p[1])
-        res[f"seed {key[0]} {key[1]}"] = dict(first_step=pts[0][0], first=pts[0][1], peak=peak[1], peak_step=peak[0],
-                                              last5=float(np.mean([v for _, v in pts[-5:]])), logged=len(pts))
-    return res
+    """From the run's ``training.csv``: :func:`path_summary` of ``max_s w_s · S`` for each attention job of each
+    training seed (``first_step`` 0 = its initialisation, or the model it was fine-tuned from; later if the job was
+    resumed from a checkpoint older than the column)."""
+    return {f"seed {seed} {job}": path_summary(pts) for (seed, job), pts in _paths(_training_rows(run)).items()}
 
 
 def plot_paths(runs: list[Path], path: Path, jobs: tuple[str, ...] = ("base-asi", "no-asc")) -> Path:
@@ -145,16 +154,16 @@ def plot_paths(runs: list[Path], path: Path, jobs: tuple[str, ...] = ("base-asi"
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     seeds: dict[str, str] = {}
     drawn = 0
-    for ax, job in zip(axes[0], jobs):
-        for run in runs:
-            kind = json.loads((run / "config.json").read_text())["segmenter"]
-            rows = [r for r in _training_rows(run) if r["job"] == job]
-            for seed in dict.fromkeys(r["train_seed"] for r in rows):
-                pts = sorted((int(r["step"]), float(r["asi_max_wS"])) for r in rows if r["train_seed"] == seed)
+    for run in runs:
+        kind = json.loads((run / "config.json").read_text())["segmenter"]
+        label = "oracle SKB (object masks)" if kind == "truth" else f"{kind} SKB"
+        for (seed, job), pts in _paths(_training_rows(run)).items():
+            if job in jobs:
                 colour = seeds.setdefault(seed, colours[len(seeds) % len(colours)])
-                ax.plot(*zip(*pts), lw=1.2, color=colour, ls="-" if kind == "truth" else "--",
-                        label=f"{'oracle SKB (object masks)' if kind == 'truth' else kind + ' SKB'}, seed {seed}")
+                axes[0, jobs.index(job)].plot(*zip(*pts), lw=1.2, color=colour, ls="-" if kind == "truth" else "--",
+                                              label=f"{label}, seed {seed}")
                 drawn += 1
+    for ax, job in zip(axes[0], jobs):
         ax.axhline(1.0, color="k", lw=0.8, ls=":")
         ax.set_xlabel(f"training step of {job}" + (" (from scratch)" if job.startswith("base") else
                                                    " (fine-tuned from base-asi, fresh optimiser)"))

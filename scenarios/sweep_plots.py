@@ -99,6 +99,11 @@ def plot_sweep(rows: list[dict], path: Path, metric: str = "accuracy", title: st
     return save_figure(fig, path)
 
 
+def _mean_ci(mean: float, half: float, n: int) -> str:
+    """``mean ± half-width``; ``± n/a`` with one seed, where there is no CI."""
+    return f"{mean:.3f} ± {half:.3f}" if n > 1 else f"{mean:.3f} ± n/a"
+
+
 def summary_markdown(rows: list[dict], metric: str = "accuracy") -> str:
     """Per panel: x rows, method columns, ``mean ± CI`` cells (``± n/a`` where only one seed ran: no CI)."""
     agg = aggregate(rows, metric)
@@ -111,8 +116,7 @@ def summary_markdown(rows: list[dict], metric: str = "accuracy") -> str:
         lines = [f"**{panel}**" if panel else "", f"| {x_name} | " + " | ".join(names) + " |",
                  "|" + "---|" * (len(names) + 1)]
         for x in xs:
-            vals = [("–" if (m, x) not in cell else f"{cell[(m, x)][1]:.3f} ± "
-                     + (f"{cell[(m, x)][2]:.3f}" if cell[(m, x)][3] > 1 else "n/a")) for m in names]  # 1 seed: no CI
+            vals = [_mean_ci(*cell[(m, x)][1:]) if (m, x) in cell else "–" for m in names]
             lines.append(f"| {x:g} | " + " | ".join(vals) + " |")
         parts.append("\n".join(line for line in lines if line))
     return "\n\n".join(parts)

@@ -49,7 +49,8 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
     (``benchmarks/sam_skb_cost.py``), so a crash loses at most ``save_every_s`` or one image of work."""
     from tqdm import tqdm
 
-    if needs_truth(segmenter) and (truth is None or len(truth) != len(images)):
+    use_truth = needs_truth(segmenter)
+    if use_truth and (truth is None or len(truth) != len(images)):
         raise SegmenterError("the ground-truth SKB (--segmenter truth) needs an object mask for every image; "
                              f"{'this data has none' if truth is None else f'{len(truth)} masks for {len(images)} images'} "
                              "(use data 'scenes' or VOC with SegmentationObject/)")
@@ -64,7 +65,7 @@ def segment_all(images: np.ndarray, segmenter: Segmenter, desc: str = "SKB", pro
     try:
         for i in tqdm(range(start, len(images)), desc=desc, leave=False, disable=not progress,
                       initial=start, total=len(images)):
-            masks = segmenter.segment(images[i], truth[i]) if needs_truth(segmenter) else segmenter.segment(images[i])
+            masks = segmenter.segment(images[i], truth[i]) if use_truth else segmenter.segment(images[i])
             labels[i] = masks_to_labels(masks)
             done = i + 1
             if partial is not None and done < len(images) and time.monotonic() - last >= save_every_s:
