@@ -195,6 +195,8 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path):
     ["--cloud-model", "/nonexistent"],
     ["--cloud-model", "/nonexistent", "--edge-model", "/nonexistent"],
     ["--feature-encoder", "no-such-encoder"],
+    ["--seeds", "0"],
+    ["--seeds", "2", "--cloud-model", "/m", "--edge-model", "/m"],
 ])
 def test_bad_options_exit_2_before_work(argv, tmp_path, capsys):
     from scenarios.distillation.cli import main
@@ -221,3 +223,60 @@ def test_the_same_command_trains_the_same_models_whatever_the_global_generator(t
                      "--no-progress"]) == 0
     for name in ("gka.csv", "tka.csv"):
         assert (tmp_path / "r0" / name).read_bytes() == (tmp_path / "r1" / name).read_bytes()
+
+
+def test_summary_gives_paired_per_prompt_differences(tiny_run):
+    """Each run's summary and headline carry MAKD − none etc. paired per prompt, with the verdict from its CI."""
+    out, _, _ = tiny_run
+    head = json.loads((out / "headline.json").read_text())
+    pair = head["paired_consistency"]["makd_minus_none"]
+    assert pair["lo"] <= pair["mean"] <= pair["hi"] and pair["n"] == 8
+    gka = {r["variant"]: float(r["consistency"]) for r in csv.DictReader(open(out / "gka.csv"))}
+    assert pair["mean"] == pytest.approx(gka["makd"] - gka["none"], abs=1e-6)
+    expected = "holds" if pair["lo"] >= 0 else "does NOT hold" if pair["hi"] < 0 else "undecided"
+    assert head["must_hold_makd_raises_consistency"] == expected
+    text = (out / "summary.md").read_text()
+    assert "95 % CI over prompts" in text and "makd − none" in text and "--seeds K" in text
+
+
+def test_seeds_run_each_seed_and_decide_over_them(tiny_run, tmp_path):
+    """--seeds 2: seed 0's folder is exactly the single run of seed 0; the claims table is over the two seeds."""
+    from scenarios.cli import main
+    from scenarios.distillation.seeds import CLAIMS
+
+    single, _, _ = tiny_run
+    out = tmp_path / "multi"
+    assert main(["scenario", "distillation", "--preset", "tiny", "--feature-encoder", "pixels", "--seeds", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    for name in ("gka.csv", "tka.csv"):
+        assert (out / "seed-0" / name).read_bytes() == (single / name).read_bytes()
+    assert (out / "seed-1" / "gka.csv").read_bytes() != (single / "gka.csv").read_bytes()  # other models
+    rows = list(csv.DictReader(open(out / "seeds.csv")))
+    assert [r["seed"] for r in rows] == ["0", "1"]
+    agg = json.loads((out / "headline.json").read_text())
+    assert set(agg["claims"]) == {k for k, *_ in CLAIMS}
+    per_seed = [json.loads((out / f"seed-{s}" / "headline.json").read_text())["psnr_gain_away_mean_db"] for s in (0, 1)]
+    cala = agg["claims"]["cala_minus_fixed_away"]
+    assert cala["per_seed"] == pytest.approx(per_seed) and cala["n_seeds"] == 2 and cala["lo"] < cala["mean"] < cala["hi"]
+    assert (out / "seeds.png").stat().st_size > 0
+    assert "t 95 % CI over the seeds" in (out / "summary.md").read_text().replace("Student-t", "t")
+    assert json.loads((out / "config.json").read_text())["seeds"] == [0, 1]
+
+
+def test_aggregate_verdicts_follow_the_ci_over_seeds():
+    from scenarios.distillation.seeds import aggregate
+
+    def head(makd_gain: float, cala_gain: float) -> dict:
+        pc = {k: {"mean": makd_gain} for k in ("makd_minus_none", "g_lora_minus_none", "metaword_minus_none",
+                                                 "makd_minus_g_lora")}
+        return {"paired_consistency": pc, "psnr_gain_away_mean_db": cala_gain, "psnr_gain_at_train_snr_db": 0.0,
+                "psnr_gain_vs_mixed_away_mean_db": -cala_gain, "consistency_none": 0.5, "consistency_makd": 0.5 + makd_gain}
+
+    agg = aggregate({0: head(0.010, 0.3), 1: head(0.012, -0.2), 2: head(0.011, 0.1)})
+    assert agg["claims"]["makd_minus_none"]["verdict"] == "holds"
+    assert agg["claims"]["cala_minus_fixed_away"]["verdict"] == "undecided"
+    assert agg["claims"]["cala_minus_mixed_away"]["verdict"] == "undecided"
+    agg = aggregate({0: head(-0.010, 0.3), 1: head(-0.012, 0.31), 2: head(-0.011, 0.29)})
+    assert agg["claims"]["makd_minus_none"]["verdict"] == "does NOT hold"
+    assert agg["claims"]["cala_minus_fixed_away"]["verdict"] == "holds"
+    assert agg["consistency_gain_pct"]["mean"] == pytest.approx(-2.2)

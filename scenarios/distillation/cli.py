@@ -18,7 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="small budgets (< 15 min on 2 idle cores)")
     size.add_argument("--preset", choices=("quick", "full", "tiny"), default="full",
                       help="budget preset (tiny: seconds, for tests)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="training seed (the first one with --seeds; default 0)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="train and evaluate K times (seeds seed … seed+K−1, each in OUT/seed-<k>/) and decide the "
+                        "must-hold claims with a t 95%% CI over the seeds (default 1)")
     p.add_argument("--threads", type=int, help="torch threads (0 = torch default; default 1)")
     p.add_argument("--lora-rank", dest="lora_rank", type=int, help="G-LoRA rank budget")
     p.add_argument("--lora-targets", dest="lora_targets", choices=("attention", "attention+ff", "all-linear"))
@@ -66,6 +69,13 @@ def main(args: argparse.Namespace) -> int:
         where = ".".join(str(x) for x in first["loc"]) or "config"
         print(f"semalign scenario distillation: invalid option {where}: {first['msg']}", file=sys.stderr)
         return 2
+    if args.seeds < 1:
+        print("semalign scenario distillation: --seeds must be at least 1", file=sys.stderr)
+        return 2
+    if args.seeds > 1 and args.cloud_model is not None:
+        print("semalign scenario distillation: --seeds is for the scaled-down scenario, not the real-model path",
+              file=sys.stderr)
+        return 2
     if (args.cloud_model is None) != (args.edge_model is None):
         print("semalign scenario distillation: --cloud-model and --edge-model go together", file=sys.stderr)
         return 2
@@ -94,8 +104,33 @@ def main(args: argparse.Namespace) -> int:
         return 2
     from scenarios.distillation.pipeline import run_scenario
 
-    headline = run_scenario(cfg, args.out, args.feature_encoder, args.cache_dir, args.data_dir, args.progress,
-                            args.preset or "full")
+    preset = args.preset or "full"
+    if args.seeds == 1:
+        headline = run_scenario(cfg, args.out, args.feature_encoder, args.cache_dir, args.data_dir, args.progress, preset)
+        print(f"wrote {args.out}/summary.md")
+        print(json.dumps({k: v for k, v in headline.items() if not isinstance(v, dict)}, indent=2))
+        return 0
+    return _run_seeds(cfg, args, preset)
+
+
+def _run_seeds(cfg, args: argparse.Namespace, preset: str) -> int:
+    """The scenario once per seed (each resumable in its own folder), then the claims over the seeds."""
+    from protocol.atomic import write_json_atomic
+    from scenarios.distillation.pipeline import run_scenario
+    from scenarios.distillation.seeds import seed_dir, write_seed_outputs
+
+    seeds = list(range(cfg.seed, cfg.seed + args.seeds))
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out / "config.json", {"preset": preset, "feature_encoder": args.feature_encoder,
+                                                 "seeds": seeds, **cfg.model_dump(mode="json", exclude={"seed"})})
+    heads = {}
+    for i, s in enumerate(seeds):
+        print(f"seed {s} ({i + 1}/{len(seeds)}) -> {seed_dir(args.out, s)}", file=sys.stderr, flush=True)
+        heads[s] = run_scenario(cfg.model_copy(update={"seed": s}), seed_dir(args.out, s), args.feature_encoder,
+                                args.cache_dir, args.data_dir, args.progress, preset)
+    agg = write_seed_outputs(heads, args.out, preset)
     print(f"wrote {args.out}/summary.md")
-    print(json.dumps({k: v for k, v in headline.items() if not isinstance(v, dict)}, indent=2))
+    for c in agg["claims"].values():
+        print(f"{c['label']}: {c['mean']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}] {c['unit']} — {c['verdict']}"
+              + (" (must hold)" if c["must_hold"] else ""))
     return 0
