@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from ap_server.superlink import Tls
 
-__all__ = ["make_tls", "make_node_keys"]
+__all__ = ["make_tls", "make_node_keys", "planned_files"]
 
 
 def _name(cn: str) -> x509.Name:
@@ -23,8 +23,18 @@ def _name(cn: str) -> x509.Name:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.write_bytes(data)
-    os.chmod(path, 0o600)
+    """Owner-only from the first byte (no window in which the key is readable by others)."""
+    if path.exists():
+        os.chmod(path, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def planned_files(folder: Path, users: int) -> list[Path]:
+    """Every file ``make_tls`` and ``make_node_keys`` for ``users`` users write into ``folder``."""
+    names = ["ca.pem", "server.pem", "server.key"] + [n for k in range(users) for n in (f"user-{k}", f"user-{k}.pub")]
+    return [folder / n for n in names]
 
 
 def make_tls(folder: Path, host: str = "127.0.0.1", days: int = 30) -> Tls:

@@ -43,12 +43,30 @@ def check_writable(folder: Path) -> Path:
     return folder
 
 
+def _umask() -> int:
+    """The process's file-creation mask, read without changing it (Linux), else by the set-and-restore idiom."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then ``os.replace``."""
+    """Write to a temporary file in the same folder, fsync, then ``os.replace``.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give (``0o666`` less the umask), not the
+    owner-only ones of the temporary file: results and checkpoints are for the collaborators a folder is shared with."""
     path = Path(path)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

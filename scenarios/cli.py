@@ -177,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_certs.add_argument("--out", type=Path, required=True, help="folder for the files")
     p_certs.add_argument("--host", default="127.0.0.1", help="AP address the certificate is valid for")
     p_certs.add_argument("--users", type=int, default=0, help="also make node-auth key pairs for this many users")
+    p_certs.add_argument("--force", action="store_true", help="replace keys and certificates already in --out")
 
     p_bench = sub.add_parser("bench", help="performance suite: engine vs straightforward, scaling, roofline, precision, GPU")
     g_bench = p_bench.add_mutually_exclusive_group()
@@ -457,8 +458,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
-    from ap_server.certs import make_node_keys, make_tls
+    from ap_server.certs import make_node_keys, make_tls, planned_files
 
+    if args.users < 0:
+        raise ConfigError("--users must be ≥ 0")
+    existing = [p.name for p in planned_files(args.out, args.users) if p.exists()]
+    if existing and not args.force:
+        raise ConfigError(f"{args.out} already holds {', '.join(existing)}: new keys would replace them and every "
+                          "SuperNode or AP set up with the old ones would stop connecting (use --force to replace them)")
     tls = make_tls(args.out, args.host)
     print(f"CA {tls.ca}\nAP certificate {tls.cert}\nAP key {tls.key}")
     for k in range(args.users):

@@ -238,6 +238,43 @@ def test_atomic_write_error_names_file_and_reason(tmp_path):
         write_bytes_atomic(tmp_path / "missing" / "x.json", b"{}")
 
 
+def test_atomic_write_gives_the_permissions_of_a_plain_write(tmp_path):
+    """Results are for the collaborators a folder is shared with: 0o666 less the umask, like ``open(..., "w")``
+    (the temporary file behind an atomic write is owner-only, 0o600)."""
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        write_bytes_atomic(tmp_path / "r.csv", b"a,b\n")
+        (tmp_path / "plain.csv").write_bytes(b"a,b\n")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "r.csv").stat().st_mode)
+    assert mode == 0o640 == stat.S_IMODE((tmp_path / "plain.csv").stat().st_mode)
+
+
+def test_certs_refuses_to_replace_keys_and_writes_them_owner_only(tmp_path, capsys):
+    import stat
+
+    from scenarios.cli import main
+
+    out = tmp_path / "certs"
+    assert main(["certs", "--out", str(out), "--users", "2"]) == 0
+    keys = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(keys) == {"ca.pem", "server.pem", "server.key", "user-0", "user-0.pub", "user-1", "user-1.pub"}
+    for private in ("server.key", "user-0", "user-1"):
+        assert stat.S_IMODE((out / private).stat().st_mode) == 0o600
+    capsys.readouterr()
+    assert main(["certs", "--out", str(out), "--users", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds ca.pem" in err and "user-1.pub" in err and "--force" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == keys  # nothing replaced, nothing added
+    assert main(["certs", "--out", str(out), "--users", "3", "--force"]) == 0
+    assert (out / "server.key").read_bytes() != keys["server.key"] and (out / "user-2").exists()
+    assert stat.S_IMODE((out / "server.key").stat().st_mode) == 0o600
+
+
 # -- load ---------------------------------------------------------------------------------------
 def _thousand():
     data = make_synthetic(users=1000, ap_dim=16, user_dims=(8, 12, 16), train=240, test=60, factors=6, seed=7)
