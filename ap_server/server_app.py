@@ -181,8 +181,7 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
     out = check_writable(Path(rt.out_dir))  # an unwritable folder fails here, before any work
     name, train, test = load_ap_latents(cfg)
     coord = Coordinator(cfg, train, test, name)
-    if rt.resume:
-        coord.restore(out)
+    resumed_at = coord.round if rt.resume and coord.restore(out) else None
     node_user: dict[int, int] = {}
     late: dict[str, str] = {}
     retired: set[int] = set()  # nodes replaced by a reconnect of their user
@@ -217,6 +216,9 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
     result = coord.results(metrics, extra={
         "runtime": "flower", "startup_s": startup, "round_wall_times_s": round_times,
         "wall_time_s": time.perf_counter() - t0, "completed_users": sorted(metrics),
+        # a resumed run: wall_time_s and round_wall_times_s are this invocation's; every round's time is in history
+        "resumed_at_round": resumed_at,
+        "rounds_wall_time_s": float(sum(h.get("wall_time_s", 0.0) for h in coord.history)),
     })
     write_json_atomic(out / "results.json", result)
     log.info("results written to %s", out / "results.json")

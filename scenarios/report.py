@@ -14,6 +14,15 @@ from scenarios.latents import LatentData
 __all__ = ["run_with_progress", "print_run", "format_bytes"]
 
 
+def _wall(result: dict) -> str:
+    """This invocation's wall time; after a resume also where it resumed and the time of all rounds."""
+    text = f"wall time = {result['wall_time_s']:.2f} s"
+    if result.get("resumed_at_round") is not None:
+        text += (f" (this invocation, resumed after round {result['resumed_at_round']}; "
+                 f"all rounds {result['rounds_wall_time_s']:.2f} s)")
+    return text
+
+
 def format_bytes(n: float | None) -> str:
     if n is None:
         return "-"
@@ -68,7 +77,7 @@ def print_run(result: dict, out: Path | None = None, console: Console | None = N
     console.print(table)
     b = result.get("bytes")
     parts = [f"tr(FF^H) = {_fmt(result['tr_FFH'])}" if result["tr_FFH"] is not None else "tr(FF^H) = -",
-             f"iterations = {result['iterations']}", f"wall time = {result['wall_time_s']:.2f} s"]
+             f"iterations = {result['iterations']}", _wall(result)]
     if b:
         parts.append(f"bytes AP→users {format_bytes(b['downlink_total'])}, users→AP {format_bytes(b['uplink_total'])} "
                      f"({b['protocol']} mode; per round {format_bytes(b['downlink_per_round'])} / "

@@ -150,6 +150,12 @@ def test_ap_killed_and_resumed_ends_with_the_same_f(tmp_path, latents):
             run.start_user(k)
         res = run.wait(run.submit(), time.time() - 1)
     assert res["iterations"] == 6 and len(res["history"]) == 6
+    # this invocation's times are told apart from the whole run's
+    assert res["resumed_at_round"] == killed_at and len(res["round_wall_times_s"]) == 6 - killed_at
+    assert res["rounds_wall_time_s"] > sum(res["round_wall_times_s"])
+    from scenarios.report import _wall
+
+    assert f"resumed after round {killed_at}" in _wall(res)
     assert _rel(_state(out)["Z"], _engine_transmit(cfg)) <= 1e-5
 
 
