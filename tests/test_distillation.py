@@ -54,6 +54,9 @@ def test_rerun_resumes_from_checkpoints_and_reproduces(tiny_run):
     assert (out / "tka.csv").read_text() == first[1]
     # finished stages are loaded, not retrained: their checkpoints were not rewritten
     assert {p.name: p.stat().st_mtime_ns for p in (out / "checkpoints").iterdir()} == stamps
+    # and the times reported are said to be the resumed invocation's
+    assert json.loads((out / "timing.json").read_text())["resumed"] is True
+    assert "resumed from checkpoints; earlier invocations not counted" in (out / "summary.md").read_text()
 
 
 def test_trained_gate_weights_respond_to_snr(tiny_run):

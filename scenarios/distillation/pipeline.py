@@ -41,6 +41,7 @@ def run_scenario(cfg: DistillConfig, out: Path, feature_encoder: str = "resnet-s
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoints"
     ckpt.mkdir(exist_ok=True)
+    resumed = any(ckpt.iterdir())  # then the timing below is this invocation's, not the training's
     write_json_atomic(out / "config.json", {"preset": preset, "feature_encoder": feature_encoder,
                                             **cfg.model_dump(mode="json")})
     if cfg.threads:
@@ -71,7 +72,7 @@ def run_scenario(cfg: DistillConfig, out: Path, feature_encoder: str = "resnet-s
 
     wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
     timing = {"wall_s": wall, "cpu_s": cpu, "load_start": load0, "load_end": os.getloadavg(),
-              "threads": torch.get_num_threads()}
+              "threads": torch.get_num_threads(), "resumed": resumed}
     write_json_atomic(out / "timing.json", timing)
     headline = write_summary(cfg, gka, tka, timing, out / "summary.md", feature_encoder, preset)
     write_json_atomic(out / "headline.json", headline)

@@ -31,6 +31,12 @@ CLAIMS: tuple[tuple[str, str, str, str, bool], ...] = (
 )
 
 
+_SHORT = {"makd_minus_none": "MAKD −\nnone", "g_lora_minus_none": "G-LoRA −\nnone",
+          "metaword_minus_none": "metaword −\nnone", "makd_minus_g_lora": "MAKD −\nG-LoRA",
+          "cala_minus_fixed_away": "CALA − fixed\n(away)", "cala_minus_fixed_at_train": "CALA − fixed\n(at train SNR)",
+          "cala_minus_mixed_away": "CALA − mixed\n(away)"}
+
+
 def seed_dir(out: Path, seed: int) -> Path:
     """Where one seed's run lives inside a multi-seed ``--out``."""
     return out / f"seed-{seed}"
@@ -86,7 +92,7 @@ def _plot(agg: dict, path: Path) -> None:
                             color=colour, capsize=4, ms=5)
         ax.axhline(0.0, color="k", lw=0.8)
         ax.set_xticks(range(len(items)))
-        ax.set_xticklabels([k.replace("_minus_", " −\n").replace("_", " ") for k, _ in items], fontsize=8)
+        ax.set_xticklabels([_SHORT[k] for k, _ in items], fontsize=8)
         ax.set_ylabel(f"paired difference ({unit})")
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)

@@ -70,8 +70,12 @@ def _table(rows: list[dict], cols: list[str]) -> str:
 
 def _pair_rows(pairs: dict[str, dict]) -> list[dict]:
     return [{"difference (per prompt)": k.replace("_minus_", " − ").replace("g_lora", "g-lora"),
-             "mean": p["mean"], "95 % CI (prompts)": f"[{p['lo']:+.4f}, {p['hi']:+.4f}]", "prompts": p["n"]}
+             "mean": f"{p['mean']:+.4f}", "95 % CI (prompts)": f"[{p['lo']:+.4f}, {p['hi']:+.4f}]", "prompts": p["n"]}
             for k, p in pairs.items()]
+
+
+def _resumed(timing: dict) -> str:
+    return " (this invocation, resumed from checkpoints; earlier invocations not counted)" if timing.get("resumed") else ""
 
 
 def write_summary(cfg, gka, tka, timing: dict, path: Path, feature_encoder: str, preset: str) -> dict:
@@ -103,7 +107,7 @@ def write_summary(cfg, gka, tka, timing: dict, path: Path, feature_encoder: str,
 Cloud: latent diffusion UNet {cfg.cloud_channels}, {sum(p.numel() for p in gka.cloud.parameters()):,} parameters;
 edge: UNet {cfg.edge_channels}, {sum(p.numel() for n, p in gka.edges['none'].named_parameters() if 'lora_' not in n):,}
 parameters (both on the same tiny autoencoder's 4×8×8 latents of 32×32 Fashion-MNIST images).
-Features for consistency: `{feature_encoder}`. Wall {timing['wall_s']:.0f} s, CPU {timing['cpu_s']:.0f} s,
+Features for consistency: `{feature_encoder}`. Wall {timing['wall_s']:.0f} s, CPU {timing['cpu_s']:.0f} s{_resumed(timing)},
 {timing['threads']} torch thread(s), load average at start {timing['load_start'][0]:.1f}, at end {timing['load_end'][0]:.1f}.
 
 ## G-KA (MAKD): edge–cloud consistency, same prompt and noise ({gka.rows[0]['prompts']} test prompts)
