@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from ap_server.superlink import Tls
 
-__all__ = ["make_tls", "make_node_keys", "planned_files"]
+__all__ = ["make_tls", "make_node_keys", "planned_files", "TLS_FILES"]
 
 
 def _name(cn: str) -> x509.Name:
@@ -24,16 +24,19 @@ def _name(cn: str) -> x509.Name:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Owner-only from the first byte (no window in which the key is readable by others)."""
-    if path.exists():
+    if path.exists() and not path.is_symlink():
         os.chmod(path, 0o600)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
 
 
+TLS_FILES = ("ca.pem", "server.pem", "server.key")
+
+
 def planned_files(folder: Path, users: int) -> list[Path]:
     """Every file ``make_tls`` and ``make_node_keys`` for ``users`` users write into ``folder``."""
-    names = ["ca.pem", "server.pem", "server.key"] + [n for k in range(users) for n in (f"user-{k}", f"user-{k}.pub")]
+    names = [*TLS_FILES] + [n for k in range(users) for n in (f"user-{k}", f"user-{k}.pub")]
     return [folder / n for n in names]
 
 

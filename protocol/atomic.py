@@ -60,14 +60,14 @@ def _umask() -> int:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then ``os.replace``.
 
-    The file gets the permissions a plain ``open(path, "w")`` would give (``0o666`` less the umask), not the
-    owner-only ones of the temporary file: results and checkpoints are for the collaborators a folder is shared with."""
+    The file gets the permissions of a newly created file (``0o666`` less the umask), not the owner-only ones of
+    the temporary file: results and checkpoints are for the collaborators a folder is shared with."""
     path = Path(path)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

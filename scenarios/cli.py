@@ -178,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_certs.add_argument("--host", default="127.0.0.1", help="AP address the certificate is valid for")
     p_certs.add_argument("--users", type=int, default=0, help="also make node-auth key pairs for this many users")
     p_certs.add_argument("--force", action="store_true", help="replace keys and certificates already in --out")
+    p_certs.add_argument("--only-missing", dest="only_missing", action="store_true",
+                         help="keep what --out holds and add only missing files (e.g. keys for more users)")
 
     p_bench = sub.add_parser("bench", help="performance suite: engine vs straightforward, scaling, roofline, precision, GPU")
     g_bench = p_bench.add_mutually_exclusive_group()
@@ -458,19 +460,38 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
-    from ap_server.certs import make_node_keys, make_tls, planned_files
+    from ap_server.certs import TLS_FILES, make_node_keys, make_tls, planned_files
 
     if args.users < 0:
         raise ConfigError("--users must be ≥ 0")
-    existing = [p.name for p in planned_files(args.out, args.users) if p.exists()]
-    if existing and not args.force:
+    if args.force and args.only_missing:
+        raise ConfigError("--force and --only-missing exclude each other")
+    existing = [p.name for p in planned_files(args.out, args.users) if p.exists() or p.is_symlink()]
+    tls_present = [n for n in TLS_FILES if n in existing]
+    if args.only_missing and tls_present and len(tls_present) < len(TLS_FILES):
+        raise ConfigError(f"{args.out} holds only part of the AP's TLS files ({', '.join(tls_present)}); "
+                          "make them afresh with --force")
+    if existing and not (args.force or args.only_missing):
         raise ConfigError(f"{args.out} already holds {', '.join(existing)}: new keys would replace them and every "
-                          "SuperNode or AP set up with the old ones would stop connecting (use --force to replace them)")
-    tls = make_tls(args.out, args.host)
-    print(f"CA {tls.ca}\nAP certificate {tls.cert}\nAP key {tls.key}")
-    for k in range(args.users):
-        priv, pub = make_node_keys(args.out, f"user-{k}")
-        print(f"user {k}: private {priv}, public {pub}")
+                          "SuperNode or AP set up with the old ones would stop connecting (--only-missing adds what is "
+                          "missing, e.g. keys for more users; --force replaces everything)")
+    keep = set(existing) if args.only_missing else set()
+    half = [f"user-{k}" for k in range(args.users) if (f"user-{k}" in keep) != (f"user-{k}.pub" in keep)]
+    if half:
+        raise ConfigError(f"{args.out} holds only half of the key pair(s) {', '.join(half)}; make them afresh with --force")
+    try:
+        if not keep.issuperset(TLS_FILES):
+            tls = make_tls(args.out, args.host)
+            print(f"CA {tls.ca}\nAP certificate {tls.cert}\nAP key {tls.key}")
+        else:
+            print(f"kept the CA and AP certificate in {args.out}")
+        for k in range(args.users):
+            if f"user-{k}" in keep and f"user-{k}.pub" in keep:
+                continue
+            priv, pub = make_node_keys(args.out, f"user-{k}")
+            print(f"user {k}: private {priv}, public {pub}")
+    except OSError as e:
+        raise ConfigError(f"cannot write keys into {args.out}: {e.strerror or e}") from None
     return 0
 
 

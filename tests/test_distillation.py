@@ -199,7 +199,6 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path):
     ["--cloud-model", "/nonexistent", "--edge-model", "/nonexistent"],
     ["--feature-encoder", "no-such-encoder"],
     ["--seeds", "0"],
-    ["--seeds", "2", "--cloud-model", "/m", "--edge-model", "/m"],
 ])
 def test_bad_options_exit_2_before_work(argv, tmp_path, capsys):
     from scenarios.distillation.cli import main
@@ -209,6 +208,19 @@ def test_bad_options_exit_2_before_work(argv, tmp_path, capsys):
     except SystemExit as e:  # argparse rejects choices itself, also with exit code 2
         code = e.code
     assert code == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_seeds_refused_on_the_real_model_path(tmp_path, capsys):
+    from scenarios.distillation.cli import main
+
+    for name in ("cloud", "edge"):  # valid-looking pipeline folders, so only --seeds can be the reason
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model_index.json").write_text("{}")
+    argv = ["--preset", "tiny", "--seeds", "2", "--cloud-model", str(tmp_path / "cloud"), "--edge-model",
+            str(tmp_path / "edge"), "--out", str(tmp_path / "o")]
+    assert main(_parse(argv)) == 2
+    assert "--seeds is for the scaled-down scenario" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
@@ -264,6 +276,28 @@ def test_seeds_run_each_seed_and_decide_over_them(tiny_run, tmp_path):
     assert (out / "seeds.png").stat().st_size > 0
     assert "t 95 % CI over the seeds" in (out / "summary.md").read_text().replace("Student-t", "t")
     assert json.loads((out / "config.json").read_text())["seeds"] == [0, 1]
+    assert json.loads((out / "seed-1" / "timing.json").read_text())["resumed"] is False  # a fresh run says so
+    assert "resumed from checkpoints" not in (out / "seed-1" / "summary.md").read_text()
+
+
+def test_resume_refuses_other_training_settings_but_takes_other_evaluation(tmp_path, capsys):
+    from scenarios.cli import main
+
+    out = tmp_path / "r"
+    base = ["scenario", "distillation", "--preset", "tiny", "--feature-encoder", "pixels", "--out", str(out),
+            "--no-progress", "--seeds", "2"]
+    assert main(base) == 0
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main([*base, "--lora-rank", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "seed-0 holds checkpoints trained with other settings (lora_rank)" in err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps  # checked before any work
+    assert main([*base, "--eval-snr", "0,20"]) == 0  # evaluation-only: resumes, trains nothing
+    tka = list(csv.DictReader(open(out / "seed-1" / "tka.csv")))
+    assert {float(r["snr_db"]) for r in tka} == {0.0, 20.0}
+    ckpts = {p: p.stat().st_mtime_ns for p in (out / "seed-1" / "checkpoints").iterdir()}
+    assert ckpts == {p: t for p, t in stamps.items() if p.parent == out / "seed-1" / "checkpoints"}
 
 
 def test_aggregate_verdicts_follow_the_ci_over_seeds():
@@ -283,3 +317,7 @@ def test_aggregate_verdicts_follow_the_ci_over_seeds():
     assert agg["claims"]["makd_minus_none"]["verdict"] == "does NOT hold"
     assert agg["claims"]["cala_minus_fixed_away"]["verdict"] == "holds"
     assert agg["consistency_gain_pct"]["mean"] == pytest.approx(-2.2)
+    nan = {k: head(0.01, 0.3) for k in range(3)}
+    for h in nan.values():
+        h["psnr_gain_at_train_snr_db"] = float("nan")  # no evaluation SNR at the training SNR
+    assert aggregate(nan)["claims"]["cala_minus_fixed_at_train"]["verdict"] == "n/a (not measured)"

@@ -270,8 +270,14 @@ def test_certs_refuses_to_replace_keys_and_writes_them_owner_only(tmp_path, caps
     err = capsys.readouterr().err
     assert "already holds ca.pem" in err and "user-1.pub" in err and "--force" in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == keys  # nothing replaced, nothing added
+    assert main(["certs", "--out", str(out), "--users", "3", "--only-missing"]) == 0  # one more user, same CA
+    now = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {k: now[k] for k in keys} == keys and set(now) - set(keys) == {"user-2", "user-2.pub"}
+    (out / "user-2.pub").unlink()
+    assert main(["certs", "--out", str(out), "--users", "3", "--only-missing"]) == 2  # would replace user-2's key
+    assert "half of the key pair(s) user-2" in capsys.readouterr().err
     assert main(["certs", "--out", str(out), "--users", "3", "--force"]) == 0
-    assert (out / "server.key").read_bytes() != keys["server.key"] and (out / "user-2").exists()
+    assert (out / "server.key").read_bytes() != keys["server.key"] and (out / "user-2.pub").exists()
     assert stat.S_IMODE((out / "server.key").stat().st_mode) == 0o600
 
 

@@ -102,9 +102,17 @@ def main(args: argparse.Namespace) -> int:
         print(f"semalign scenario distillation: feature encoder {args.feature_encoder!r} unavailable: "
               f"{str(e).splitlines()[0]} (use --feature-encoder pixels, or build the zoo)", file=sys.stderr)
         return 2
-    from scenarios.distillation.pipeline import run_scenario
+    from scenarios.distillation.pipeline import resume_differences, run_scenario
+    from scenarios.distillation.seeds import seed_dir
 
     preset = args.preset or "full"
+    targets = {args.out: cfg} if args.seeds == 1 else {
+        seed_dir(args.out, s): cfg.model_copy(update={"seed": s}) for s in range(cfg.seed, cfg.seed + args.seeds)}
+    for folder, c in targets.items():  # every folder checked before any work
+        if diff := resume_differences(folder, c):
+            print(f"semalign scenario distillation: {folder} holds checkpoints trained with other settings "
+                  f"({', '.join(diff)}); use the same settings to resume, or another --out", file=sys.stderr)
+            return 2
     if args.seeds == 1:
         headline = run_scenario(cfg, args.out, args.feature_encoder, args.cache_dir, args.data_dir, args.progress, preset)
         print(f"wrote {args.out}/summary.md")

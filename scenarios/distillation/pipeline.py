@@ -1,6 +1,7 @@
 """The whole scenario: G-KA (MAKD) then T-KA (CALA), tables, figures, image grids and summary.md."""
 from __future__ import annotations
 
+import json
 import os
 import resource
 import time
@@ -20,7 +21,27 @@ from scenarios.distillation.tka import reconstruct
 from scenarios.distillation.tka_stage import run_tka
 from scenarios.sweep_runner import write_tidy_csv
 
-__all__ = ["run_scenario"]
+__all__ = ["run_scenario", "resume_differences", "ResumeMismatch", "EVALUATION_ONLY"]
+
+#: settings that change only the evaluation, not a trained model: a resume may change them
+EVALUATION_ONLY = frozenset({"threads", "precision", "eval_snr_db", "eval_delay_spread_ns", "users", "eval_prompts"})
+
+
+class ResumeMismatch(ValueError):
+    """``out`` holds checkpoints trained with other settings."""
+
+
+def _has_checkpoints(ckpt: Path) -> bool:
+    return ckpt.is_dir() and any(p.suffix == ".pt" and not p.name.startswith(".") for p in ckpt.iterdir())
+
+
+def resume_differences(out: Path, cfg: DistillConfig) -> list[str]:
+    """The training settings in which ``out``'s checkpoints differ from ``cfg`` (empty: nothing to resume, or same)."""
+    saved = out / "config.json"
+    if not _has_checkpoints(out / "checkpoints") or not saved.is_file():
+        return []
+    old, new = json.loads(saved.read_text()), cfg.model_dump(mode="json")
+    return [k for k in new if k not in EVALUATION_ONLY and old.get(k) != new[k]]
 
 
 def _csv(rows: list[dict], path: Path) -> None:
@@ -38,10 +59,13 @@ def run_scenario(cfg: DistillConfig, out: Path, feature_encoder: str = "resnet-s
     """Run (or resume) everything into ``out``; returns the headline numbers."""
     t0, c0 = time.perf_counter(), _cpu_seconds()
     load0 = os.getloadavg()
+    if diff := resume_differences(out, cfg):
+        raise ResumeMismatch(f"{out} holds checkpoints trained with other settings ({', '.join(diff)}); "
+                             "use the same settings to resume, or another --out to start afresh")
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoints"
     ckpt.mkdir(exist_ok=True)
-    resumed = any(ckpt.iterdir())  # then the timing below is this invocation's, not the training's
+    resumed = _has_checkpoints(ckpt)  # then the timing below is this invocation's, not the training's
     write_json_atomic(out / "config.json", {"preset": preset, "feature_encoder": feature_encoder,
                                             **cfg.model_dump(mode="json")})
     if cfg.threads:

@@ -8,6 +8,7 @@ channel draws inside a seed), with a Student-t 95 % CI over the seeds (:mod:`sce
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from protocol.atomic import write_bytes_atomic, write_json_atomic
@@ -53,10 +54,12 @@ def aggregate(heads: dict[int, dict]) -> dict:
     claims = {}
     for key, label, src, unit, must in CLAIMS:
         stat = over_seeds([_value(heads[s], src) for s in seeds])
-        claims[key] = stat | {"label": label, "unit": unit, "must_hold": must, "verdict": verdict(stat, 0.0)}
+        measured = all(math.isfinite(stat[k]) for k in ("mean", "lo", "hi"))  # e.g. no eval SNR at the training SNR
+        claims[key] = stat | {"label": label, "unit": unit, "must_hold": must,
+                              "verdict": verdict(stat, 0.0) if measured else "n/a (not measured)"}
     none = [heads[s]["consistency_none"] for s in seeds]
     makd = [heads[s]["consistency_makd"] for s in seeds]
-    rel = [100.0 * (m - n) / abs(n) for m, n in zip(makd, none)]
+    rel = [100.0 * (m - n) / abs(n) if n else float("nan") for m, n in zip(makd, none)]
     return {"seeds": seeds, "claims": claims,
             "consistency_gain_pct": over_seeds(rel),
             "consistency_none_mean": sum(none) / len(none), "consistency_makd_mean": sum(makd) / len(makd)}
@@ -107,8 +110,8 @@ def _summary_text(agg: dict, preset: str) -> str:
     lines = [f"# Distillation scenario over {len(agg['seeds'])} training seeds — preset `{preset}`", "",
              f"Seeds {agg['seeds']}; each seed's full run (tables, figures, checkpoints) is in `seed-<k>/`. Every "
              "difference is paired inside a seed (same prompts and noise, same channel draws); the CI is a Student-t "
-             "95 % CI over the seeds, so it includes training variance. A claim **holds** when the whole CI is "
-             "above 0, **does NOT hold** when it is below, and is **undecided** otherwise.", "",
+             "95 % CI over the seeds, so it includes training variance. A claim **holds** when the CI's lower end is "
+             "≥ 0, **does NOT hold** when its upper end is < 0, and is **undecided** otherwise.", "",
              "| difference | unit | mean | 95 % CI (seeds) | verdict (> 0) | must hold |", "|---|---|---|---|---|---|"]
     for c in agg["claims"].values():
         lines.append(f"| {c['label']} | {c['unit']} | {c['mean']:+.4f} | [{c['lo']:+.4f}, {c['hi']:+.4f}] | "
