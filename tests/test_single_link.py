@@ -222,6 +222,8 @@ def test_cli_tiny_run_writes_csv_figures_and_summary(tiny_zoo, tmp_path, capsys)
     capsys.readouterr()
     assert main(argv) == 0  # re-run: every point is stored, nothing is recomputed
     assert "0 run now" in capsys.readouterr().out
+    assert main([*argv, "--sweeps", "zeta"]) == 0  # fewer sweeps: no figure left from the sweeps not in results.csv
+    assert {p.name for p in out.glob("*.png")} == {"accuracy_vs_zeta.png"}
 
 
 @pytest.mark.parametrize("extra, needle", [

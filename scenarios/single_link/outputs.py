@@ -60,17 +60,23 @@ def _plot_flops(rows: list[dict], path: Path) -> Path | None:
     return save_figure(fig, path)
 
 
+FIGURES = ("accuracy_vs_zeta.png", "accuracy_vs_snr.png", "accuracy_vs_pilots.png", "accuracy_vs_flops.png")
+
+
 def write_figures(rows: list[dict], out: Path) -> list[Path]:
-    """accuracy vs ζ / SNR / pilots per method (95 % CI over seeds), accuracy vs FLOPs (β sweep)."""
+    """accuracy vs ζ / SNR / pilots per method (95 % CI over seeds), accuracy vs FLOPs (β sweep).
+
+    A figure of a sweep this run does not have is removed, so no figure in ``out`` disagrees with its results.csv."""
     paths = []
-    for sweep, name in (("zeta", "accuracy_vs_zeta.png"), ("snr", "accuracy_vs_snr.png"),
-                        ("pilots", "accuracy_vs_pilots.png")):
+    for sweep, name in zip(("zeta", "snr", "pilots"), FIGURES):
         sel = [r for r in rows if r["sweep"] == sweep and r["method"] != "oracle"]
         if sel:
             paths.append(plot_sweep(sel, out / name, title=f"single link: accuracy vs {sel[0]['x_name']}"))
-    p = _plot_flops(rows, out / "accuracy_vs_flops.png")
+    p = _plot_flops(rows, out / FIGURES[-1])
     if p is not None:
         paths.append(p)
+    for stale in {out / n for n in FIGURES} - set(paths):
+        stale.unlink(missing_ok=True)
     return paths
 
 
