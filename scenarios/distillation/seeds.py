@@ -29,13 +29,18 @@ CLAIMS: tuple[tuple[str, str, str, str, bool], ...] = (
      "dB", False),
     ("cala_minus_mixed_away", "PSNR: CALA − mixed-SNR JSCC, away from the training SNR",
      "psnr_gain_vs_mixed_away_mean_db", "dB", False),
+    ("cala_minus_cala_fixed_snr_away", "PSNR: CALA − CALA trained at the training SNR only, away from it",
+     "psnr_gain_vs_cala_fixed_snr_away_mean_db", "dB", False),
+    ("cala_fixed_snr_minus_fixed_away", "PSNR: CALA trained at the training SNR only − fixed-SNR JSCC, away",
+     "psnr_gain_cala_fixed_snr_vs_fixed_away_mean_db", "dB", False),
 )
 
 
 _SHORT = {"makd_minus_none": "MAKD −\nnone", "g_lora_minus_none": "G-LoRA −\nnone",
           "metaword_minus_none": "metaword −\nnone", "makd_minus_g_lora": "MAKD −\nG-LoRA",
           "cala_minus_fixed_away": "CALA − fixed\n(away)", "cala_minus_fixed_at_train": "CALA − fixed\n(at train SNR)",
-          "cala_minus_mixed_away": "CALA − mixed\n(away)"}
+          "cala_minus_mixed_away": "CALA − mixed\n(away)", "cala_minus_cala_fixed_snr_away": "CALA − CALA\nat 1 SNR (away)",
+          "cala_fixed_snr_minus_fixed_away": "CALA at 1 SNR\n− fixed (away)"}
 
 
 def seed_dir(out: Path, seed: int) -> Path:

@@ -77,7 +77,13 @@ def run_tka(cfg: DistillConfig, edge: LatentDiffusion, metaword: torch.Tensor | 
     gate = ChannelGate(cfg.cala_components)
     losses["cala"] = train_cala(cala, gate, decode, z_train, train_bank, cfg.cala_snr_db, cfg.cala_delay_spread_ns,
                                 cfg.cala_steps, bs, ckpt / "cala.pt", make_generator(seed, "cala"), progress)
-    codecs = {"fixed-snr": (fixed, None), "mixed-snr": (mixed, None), "cala": (cala, gate)}
+    cala_fixed = copy.deepcopy(fixed)  # control: CALA's capacity and steps, but only the fixed SNR
+    gate_fixed = ChannelGate(cfg.cala_components)
+    losses["cala-fixed-snr"] = train_cala(cala_fixed, gate_fixed, decode, z_train, train_bank, (cfg.train_snr_db,),
+                                          cfg.cala_delay_spread_ns, cfg.cala_steps, bs, ckpt / "cala_fixed_snr.pt",
+                                          make_generator(seed, "cala-fixed-snr"), progress, "cala fixed-SNR")
+    codecs = {"fixed-snr": (fixed, None), "mixed-snr": (mixed, None), "cala-fixed-snr": (cala_fixed, gate_fixed),
+              "cala": (cala, gate)}
     for jscc, _ in codecs.values():
         jscc.eval()
 
