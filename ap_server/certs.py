@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from ap_server.superlink import Tls
 
-__all__ = ["make_tls", "make_node_keys", "planned_files", "TLS_FILES"]
+__all__ = ["make_tls", "make_node_keys", "planned_files", "certificate_names_host", "TLS_FILES"]
 
 
 def _name(cn: str) -> x509.Name:
@@ -38,6 +38,19 @@ def planned_files(folder: Path, users: int) -> list[Path]:
     """Every file ``make_tls`` and ``make_node_keys`` for ``users`` users write into ``folder``."""
     names = [*TLS_FILES] + [n for k in range(users) for n in (f"user-{k}", f"user-{k}.pub")]
     return [folder / n for n in names]
+
+
+def certificate_names_host(cert: Path, host: str) -> bool:
+    """Whether the certificate's subject alternative names include ``host`` (an IP address or a DNS name)."""
+    c = x509.load_pem_x509_certificate(cert.read_bytes())
+    try:
+        names = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        return ipaddress.ip_address(host) in names.get_values_for_type(x509.IPAddress)
+    except ValueError:
+        return host in names.get_values_for_type(x509.DNSName)
 
 
 def make_tls(folder: Path, host: str = "127.0.0.1", days: int = 30) -> Tls:

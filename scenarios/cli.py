@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_certs = sub.add_parser("certs", help="make a CA, an AP certificate and user key pairs for TLS/auth")
     p_certs.add_argument("--out", type=Path, required=True, help="folder for the files")
-    p_certs.add_argument("--host", default="127.0.0.1", help="AP address the certificate is valid for")
+    p_certs.add_argument("--host", help="AP address the certificate is valid for (default 127.0.0.1)")
     p_certs.add_argument("--users", type=int, default=0, help="also make node-auth key pairs for this many users")
     p_certs.add_argument("--force", action="store_true", help="replace keys and certificates already in --out")
     p_certs.add_argument("--only-missing", dest="only_missing", action="store_true",
@@ -415,7 +415,6 @@ def _cmd_launch(args: argparse.Namespace) -> int:
 
 
 def _cmd_ap(args: argparse.Namespace) -> int:
-    from ap_server.superlink import Tls
     from scenarios.launch import serve_ap
     from scenarios.report import print_run
 
@@ -425,13 +424,25 @@ def _cmd_ap(args: argparse.Namespace) -> int:
     _prepare_latents(cfg)
     tls = None
     if args.tls_dir is not None:
-        tls = Tls(args.tls_dir / "ca.pem", args.tls_dir / "server.pem", args.tls_dir / "server.key")
-        for f in (tls.ca, tls.cert, tls.key):
-            if not f.exists():
-                raise ConfigError(f"field 'tls_dir': {f} not found (make it with `semalign certs --out {args.tls_dir}`)")
+        tls = _tls_files(args.tls_dir)
     result = serve_ap(cfg, _launch_options(args), args.port, tls)
     print_run(result, args.out)
     return 0 if result.get("users") else 1
+
+
+def _tls_files(tls_dir: Path):
+    """The AP's TLS files in ``tls_dir``, as absolute paths (the SuperLink runs in a folder of its own, where a
+    relative path would not hold); ``ConfigError`` naming what is missing and how to make it."""
+    from ap_server.superlink import Tls
+
+    folder = tls_dir.resolve()
+    tls = Tls(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    missing = [f.name for f in (tls.ca, tls.cert, tls.key) if not f.is_file()]
+    if missing:
+        fix = (f"make them with `semalign certs --out {tls_dir}`" if len(missing) == 3 else
+               f"`semalign certs --out {tls_dir} --force` makes a new set; users must then get the new ca.pem")
+        raise ConfigError(f"field 'tls_dir': {', '.join(missing)} not found in {folder} ({fix})")
+    return tls
 
 
 def _cmd_user(args: argparse.Namespace) -> int:
@@ -445,8 +456,13 @@ def _cmd_user(args: argparse.Namespace) -> int:
     node = {k: v for k, v in node.items() if v is not None}
     user_settings(node)  # validate before starting anything
     _sigterm_as_interrupt()
-    return serve_user(node, args.ap, port=args.port, root_certificates=args.root_certificates,
-                      auth_key=args.auth_key, clientapp=args.clientapp, log_dir=args.log_dir,
+    for name in ("root_certificates", "auth_key"):
+        path = getattr(args, name)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"--{name.replace('_', '-')}: {path} is not a file")
+    return serve_user(node, args.ap, port=args.port,
+                      root_certificates=args.root_certificates and args.root_certificates.resolve(),
+                      auth_key=args.auth_key and args.auth_key.resolve(), clientapp=args.clientapp, log_dir=args.log_dir,
                       max_wait_time=args.max_wait_time)
 
 
@@ -460,10 +476,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
-    from ap_server.certs import TLS_FILES, make_node_keys, make_tls, planned_files
+    from ap_server.certs import TLS_FILES, certificate_names_host, make_node_keys, make_tls, planned_files
 
     if args.users < 0:
         raise ConfigError("--users must be ≥ 0")
+    args.host_given, args.host = args.host is not None, args.host or "127.0.0.1"
     if args.force and args.only_missing:
         raise ConfigError("--force and --only-missing exclude each other")
     existing = [p.name for p in planned_files(args.out, args.users) if p.exists() or p.is_symlink()]
@@ -476,9 +493,14 @@ def _cmd_certs(args: argparse.Namespace) -> int:
                           "SuperNode or AP set up with the old ones would stop connecting (--only-missing adds what is "
                           "missing, e.g. keys for more users; --force replaces everything)")
     keep = set(existing) if args.only_missing else set()
-    half = [f"user-{k}" for k in range(args.users) if (f"user-{k}" in keep) != (f"user-{k}.pub" in keep)]
+    half = [next(n for n in (f"user-{k}", f"user-{k}.pub") if n in keep) for k in range(args.users)
+            if (f"user-{k}" in keep) != (f"user-{k}.pub" in keep)]
     if half:
-        raise ConfigError(f"{args.out} holds only half of the key pair(s) {', '.join(half)}; make them afresh with --force")
+        raise ConfigError(f"{args.out} holds half of a key pair: {', '.join(half)}; delete that file and run again "
+                          "to make the pair afresh (--force would also replace the CA)")
+    if keep.issuperset(TLS_FILES) and args.host_given and not certificate_names_host(args.out / "server.pem", args.host):
+        raise ConfigError(f"the AP certificate kept in {args.out} is not valid for --host {args.host}; "
+                          "--force makes a new CA and certificate for it (users must then get the new ca.pem)")
     try:
         if not keep.issuperset(TLS_FILES):
             tls = make_tls(args.out, args.host)

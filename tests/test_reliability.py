@@ -7,6 +7,7 @@ import errno
 import logging
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -275,10 +276,30 @@ def test_certs_refuses_to_replace_keys_and_writes_them_owner_only(tmp_path, caps
     assert {k: now[k] for k in keys} == keys and set(now) - set(keys) == {"user-2", "user-2.pub"}
     (out / "user-2.pub").unlink()
     assert main(["certs", "--out", str(out), "--users", "3", "--only-missing"]) == 2  # would replace user-2's key
-    assert "half of the key pair(s) user-2" in capsys.readouterr().err
+    assert "half of a key pair: user-2; delete that file" in capsys.readouterr().err
+    (out / "user-2").unlink()
+    assert main(["certs", "--out", str(out), "--users", "3", "--only-missing", "--host", "ap.example"]) == 2
+    assert "not valid for --host ap.example" in capsys.readouterr().err  # the kept certificate names 127.0.0.1 only
+    assert main(["certs", "--out", str(out), "--users", "3", "--only-missing", "--host", "localhost"]) == 0
+    assert (out / "user-2.pub").exists() and (out / "ca.pem").read_bytes() == keys["ca.pem"]
     assert main(["certs", "--out", str(out), "--users", "3", "--force"]) == 0
     assert (out / "server.key").read_bytes() != keys["server.key"] and (out / "user-2.pub").exists()
     assert stat.S_IMODE((out / "server.key").stat().st_mode) == 0o600
+
+
+def test_ap_tls_dir_is_made_absolute_and_missing_files_named(tmp_path, monkeypatch):
+    """The SuperLink runs in a folder of its own: `semalign ap --tls-dir certs` must hand it absolute paths."""
+    from ap_server.certs import make_tls
+    from protocol.config import ConfigError
+    from scenarios.cli import _tls_files
+
+    make_tls(tmp_path / "certs")
+    monkeypatch.chdir(tmp_path)
+    tls = _tls_files(Path("certs"))
+    assert all(p.is_absolute() and p.is_file() for p in (tls.ca, tls.cert, tls.key))
+    (tmp_path / "certs" / "server.key").unlink()
+    with pytest.raises(ConfigError, match=r"server.key not found in .*certs \(`semalign certs --out certs --force`"):
+        _tls_files(Path("certs"))
 
 
 # -- load ---------------------------------------------------------------------------------------
