@@ -199,6 +199,8 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path):
     ["--cloud-model", "/nonexistent", "--edge-model", "/nonexistent"],
     ["--feature-encoder", "no-such-encoder"],
     ["--seeds", "0"],
+    ["--train-snr", "nan"],
+    ["--eval-snr", "0,inf"],
 ])
 def test_bad_options_exit_2_before_work(argv, tmp_path, capsys):
     from scenarios.distillation.cli import main
@@ -298,6 +300,25 @@ def test_resume_refuses_other_training_settings_but_takes_other_evaluation(tmp_p
     assert {float(r["snr_db"]) for r in tka} == {0.0, 20.0}
     ckpts = {p: p.stat().st_mtime_ns for p in (out / "seed-1" / "checkpoints").iterdir()}
     assert ckpts == {p: t for p, t in stamps.items() if p.parent == out / "seed-1" / "checkpoints"}
+
+
+def test_single_and_multi_seed_runs_do_not_share_a_folder(tiny_run, tmp_path, capsys):
+    from scenarios.distillation.cli import main
+
+    single, _, _ = tiny_run
+    assert main(_parse(["--preset", "tiny", "--seeds", "2", "--out", str(single)])) == 2
+    assert "holds a single run" in capsys.readouterr().err
+    multi = tmp_path / "m"
+    (multi / "seed-0").mkdir(parents=True)
+    assert main(_parse(["--preset", "tiny", "--out", str(multi)])) == 2
+    assert "holds a multi-seed run" in capsys.readouterr().err
+    assert [p.name for p in multi.iterdir()] == ["seed-0"]
+
+
+def test_small_differences_keep_their_digits():
+    from scenarios.distillation.seeds import format_number
+
+    assert format_number(2.4e-6) == "+2.400e-06" and format_number(-0.0291) == "-0.0291" and format_number(0.0) == "+0.0000"
 
 
 def test_aggregate_verdicts_follow_the_ci_over_seeds():

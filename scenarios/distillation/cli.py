@@ -106,6 +106,9 @@ def main(args: argparse.Namespace) -> int:
     from scenarios.distillation.seeds import seed_dir
 
     preset = args.preset or "full"
+    if problem := _layout_problem(args.out, args.seeds):
+        print(f"semalign scenario distillation: {problem}", file=sys.stderr)
+        return 2
     targets = {args.out: cfg} if args.seeds == 1 else {
         seed_dir(args.out, s): cfg.model_copy(update={"seed": s}) for s in range(cfg.seed, cfg.seed + args.seeds)}
     for folder, c in targets.items():  # every folder checked before any work
@@ -121,10 +124,20 @@ def main(args: argparse.Namespace) -> int:
     return _run_seeds(cfg, args, preset)
 
 
+def _layout_problem(out: Path, seeds: int) -> str | None:
+    """A single run and a multi-seed run must not share ``--out``: each would leave files contradicting the other."""
+    if seeds == 1 and ((out / "seeds.csv").exists() or any(out.glob("seed-*"))):
+        return f"{out} holds a multi-seed run (seed-*/, seeds.csv); use --seeds with it, or another --out"
+    if seeds > 1 and (out / "checkpoints").is_dir():
+        return f"{out} holds a single run (checkpoints/); use another --out for --seeds"
+    return None
+
+
 def _run_seeds(cfg, args: argparse.Namespace, preset: str) -> int:
     """The scenario once per seed (each resumable in its own folder), then the claims over the seeds."""
     from protocol.atomic import write_json_atomic
     from scenarios.distillation.pipeline import run_scenario
+    from scenarios.distillation.seeds import format_number as num
     from scenarios.distillation.seeds import seed_dir, write_seed_outputs
 
     seeds = list(range(cfg.seed, cfg.seed + args.seeds))
@@ -139,6 +152,6 @@ def _run_seeds(cfg, args: argparse.Namespace, preset: str) -> int:
     agg = write_seed_outputs(heads, args.out, preset)
     print(f"wrote {args.out}/summary.md")
     for c in agg["claims"].values():
-        print(f"{c['label']}: {c['mean']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}] {c['unit']} — {c['verdict']}"
+        print(f"{c['label']}: {num(c['mean'])} [{num(c['lo'])}, {num(c['hi'])}] {c['unit']} — {c['verdict']}"
               + (" (must hold)" if c["must_hold"] else ""))
     return 0

@@ -1,6 +1,7 @@
 """The distillation scenario's settings: one frozen pydantic model, quick and full presets."""
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -58,6 +59,11 @@ class DistillConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "DistillConfig":
+        for name in ("train_snr_db", "cala_snr_db", "eval_snr_db", "cala_delay_spread_ns", "eval_delay_spread_ns",
+                     "subcarrier_spacing_khz", "carrier_ghz"):
+            values = getattr(self, name)
+            if not all(math.isfinite(v) for v in (values if isinstance(values, tuple) else (values,))):
+                raise ValueError(f"{name} must be finite numbers, got {values}")
         if len(self.cloud_channels) != len(self.edge_channels):
             raise ValueError("cloud_channels and edge_channels need the same number of levels")
         if sum(self.edge_channels) >= sum(self.cloud_channels):

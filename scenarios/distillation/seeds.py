@@ -15,7 +15,7 @@ from protocol.atomic import write_bytes_atomic, write_json_atomic
 from scenarios.paired_stats import over_seeds, verdict
 from scenarios.sweep_runner import write_tidy_csv
 
-__all__ = ["CLAIMS", "seed_dir", "aggregate", "write_seed_outputs"]
+__all__ = ["CLAIMS", "seed_dir", "aggregate", "write_seed_outputs", "format_number"]
 
 #: (key, what it is, headline key of one run, unit, is it a must-hold claim)
 CLAIMS: tuple[tuple[str, str, str, str, bool], ...] = (
@@ -111,6 +111,11 @@ def _plot(agg: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def format_number(x: float) -> str:
+    """Four decimals, or four significant digits for values too small to show that way."""
+    return f"{x:+.4f}" if x == 0 or abs(x) >= 1e-3 or not math.isfinite(x) else f"{x:+.3e}"
+
+
 def _summary_text(agg: dict, preset: str) -> str:
     lines = [f"# Distillation scenario over {len(agg['seeds'])} training seeds — preset `{preset}`", "",
              f"Seeds {agg['seeds']}; each seed's full run (tables, figures, checkpoints) is in `seed-<k>/`. Every "
@@ -119,7 +124,8 @@ def _summary_text(agg: dict, preset: str) -> str:
              "≥ 0, **does NOT hold** when its upper end is < 0, and is **undecided** otherwise.", "",
              "| difference | unit | mean | 95 % CI (seeds) | verdict (> 0) | must hold |", "|---|---|---|---|---|---|"]
     for c in agg["claims"].values():
-        lines.append(f"| {c['label']} | {c['unit']} | {c['mean']:+.4f} | [{c['lo']:+.4f}, {c['hi']:+.4f}] | "
+        num = format_number
+        lines.append(f"| {c['label']} | {c['unit']} | {num(c['mean'])} | [{num(c['lo'])}, {num(c['hi'])}] | "
                      f"{c['verdict']} | {'yes' if c['must_hold'] else '–'} |")
     g = agg["consistency_gain_pct"]
     lines += ["", f"MAKD's relative consistency gain: {g['mean']:+.1f} % [{g['lo']:+.1f}, {g['hi']:+.1f}] over the "
