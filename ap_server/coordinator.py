@@ -332,9 +332,15 @@ def config_differences(saved: dict, cfg: RunConfig) -> list[str]:
 
 def checkpoint_differences(folder: Path, cfg: RunConfig) -> list[str] | None:
     """Before a resumed run starts: the fields in which the checkpoint in ``folder`` differs from ``cfg``, or None if
-    there is no readable checkpoint (the run then starts afresh, or ``restore`` reports the damage)."""
-    try:
-        with np.load(Path(folder) / STATE_FILE) as f:
-            return config_differences(json.loads(str(f["meta"]))["config"], cfg)
-    except Exception:  # noqa: BLE001 — absent or damaged: restore() handles it with its own message
+    there is no checkpoint (the run then starts afresh). A damaged one raises ``ValueError`` with the same message as
+    :meth:`Coordinator.restore`, so a resume is refused before any process starts."""
+    path = Path(folder) / STATE_FILE
+    if not path.exists():
         return None
+    try:
+        with np.load(path) as f:
+            saved = json.loads(str(f["meta"]))["config"]
+    except Exception as e:  # noqa: BLE001 — any damage: one clear error
+        raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
+                         "move it away to start afresh") from None
+    return config_differences(saved, cfg)

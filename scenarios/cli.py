@@ -396,7 +396,11 @@ def _check_resume(args: argparse.Namespace, cfg: RunConfig) -> None:
     if getattr(args, "resume", False) and args.out is not None:
         from ap_server.coordinator import checkpoint_differences
 
-        if diff := checkpoint_differences(args.out, cfg):
+        try:
+            diff = checkpoint_differences(args.out, cfg)
+        except ValueError as e:
+            raise ConfigError(f"--resume: {e}") from None
+        if diff:
             raise ConfigError(f"--resume: the checkpoint in {args.out} was made with other settings ({', '.join(diff)}); "
                               "use the same settings, or another --out to start afresh")
 
