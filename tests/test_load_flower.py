@@ -6,7 +6,9 @@ Excluded from the default suite (marker ``load``)::
     SEMALIGN_LOAD_USERS=16 PYTHONPATH=$PWD python -m pytest tests/test_load_flower.py -m load -q -s \\
         -p no:cacheprovider
 
-prints and writes ``load_rss.json`` (per user device: RSS in MiB) next to the run.
+prints the summary and writes ``load_rss.json`` (per user device: RSS in MiB) next to the run, or into
+``SEMALIGN_LOAD_OUT`` when set (pytest's temporary folders are not kept). ``SEMALIGN_LOAD_USERS`` (default 16,
+the count the reliability claims are about) may be lowered to 2 or more on a smaller machine.
 """
 from __future__ import annotations
 
@@ -53,7 +55,8 @@ def _available_mib() -> float:
 
 
 def test_many_user_processes_all_accounted_for(tmp_path):
-    assert USERS >= 16
+    if USERS < 2:
+        pytest.fail(f"SEMALIGN_LOAD_USERS={USERS}: a load run needs at least 2 user devices")
     need = USERS * MIB_PER_USER + 2048
     if _available_mib() < need:  # a shared machine: do not push other work into the OOM killer
         pytest.skip(f"{USERS} users need ~{need:.0f} MiB, {_available_mib():.0f} MiB available")
@@ -91,6 +94,9 @@ def test_many_user_processes_all_accounted_for(tmp_path):
                "startup_s": res["startup_s"], "rss_mib_per_user_median": statistics.median(per_user),
                "rss_mib_per_user_max": max(per_user),
                "per_user": {str(k): v for k, v in sorted(peak.items())}}
-    (out / "load_rss.json").write_text(json.dumps(summary, indent=2))
+    keep = Path(os.environ.get("SEMALIGN_LOAD_OUT", out))
+    keep.mkdir(parents=True, exist_ok=True)
+    (keep / "load_rss.json").write_text(json.dumps(summary, indent=2))
+    print(f"wrote {keep / 'load_rss.json'}")
     print(json.dumps({k: v for k, v in summary.items() if k != "per_user"}, indent=2))
     assert wall < 1200
