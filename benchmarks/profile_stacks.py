@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--top", type=int, default=25)
     a = p.parse_args(argv)
+    if missing := [str(f) for f in a.files if not f.is_file()]:
+        p.error(f"no such file: {', '.join(missing)}")
     for f in a.files:
         s = summarise(f, a.top)
         print(f"## {f} ({s['samples']} samples)")
