@@ -98,7 +98,10 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         load_feature_space(args.feature_encoder, args.cache_dir)
-    except (FileNotFoundError, KeyError) as e:
+    except KeyError as e:
+        print(f"semalign scenario distillation: --feature-encoder: {e.args[0]} or 'pixels'", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
         print(f"semalign scenario distillation: feature encoder {args.feature_encoder!r} unavailable: "
               f"{str(e).splitlines()[0]} (use --feature-encoder pixels, or build the zoo)", file=sys.stderr)
         return 2
