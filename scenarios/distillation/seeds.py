@@ -113,7 +113,7 @@ def _plot(agg: dict, path: Path) -> None:
 
 def format_number(x: float) -> str:
     """Four decimals, or four significant digits for values too small to show that way."""
-    return f"{x:+.4f}" if x == 0 or abs(x) >= 1e-3 or not math.isfinite(x) else f"{x:+.3e}"
+    return f"{x:+.4f}" if x == 0 or abs(x) >= 1e-4 or not math.isfinite(x) else f"{x:+.3e}"
 
 
 def _summary_text(agg: dict, preset: str) -> str:
