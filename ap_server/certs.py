@@ -49,8 +49,8 @@ def certificate_names_host(cert: Path, host: str) -> bool:
         return False
     try:
         return ipaddress.ip_address(host) in names.get_values_for_type(x509.IPAddress)
-    except ValueError:
-        return host in names.get_values_for_type(x509.DNSName)
+    except ValueError:  # a DNS name: compared without case, as DNS does
+        return host.lower() in {n.lower() for n in names.get_values_for_type(x509.DNSName)}
 
 
 def make_tls(folder: Path, host: str = "127.0.0.1", days: int = 30) -> Tls:

@@ -340,6 +340,8 @@ def checkpoint_differences(folder: Path, cfg: RunConfig) -> list[str] | None:
     try:
         with np.load(path) as f:
             saved = json.loads(str(f["meta"]))["config"]
+            for k in f.files:  # np.load is lazy: read every member, so a corrupt array is found here, not in the AP
+                f[k]
     except Exception as e:  # noqa: BLE001 — any damage: one clear error
         raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
                          "move it away to start afresh") from None

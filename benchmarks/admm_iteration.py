@@ -635,8 +635,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="users timed in the per-user loop, more are scaled linearly (0 = all; "
                          "default: quick 120, full all)")
     args = ap.parse_args(argv)
-    if args.out is not None and (args.out.is_dir() or any(p.is_file() for p in args.out.parents)):
-        ap.error(f"--out {args.out}: needs a file path in a folder (checked before the benchmark runs)")
+    if args.out is not None:  # checked before the benchmark runs, not after
+        from protocol.atomic import OutputError, check_writable
+
+        if args.out.is_dir() or any(p.is_file() for p in args.out.parents):
+            ap.error(f"--out {args.out}: needs a file path in a folder")
+        try:
+            check_writable(args.out.parent)
+        except OutputError as e:
+            ap.error(str(e))
     prof = PROFILES["quick" if args.quick else "full"]
     if args.loop_users is not None:
         prof = Profile(**{**prof.__dict__, "loop_users": max(0, args.loop_users)})

@@ -424,14 +424,21 @@ def _cmd_ap(args: argparse.Namespace) -> int:
 
     _sigterm_as_interrupt()
     cfg = config_from_args(args)
+    tls = _tls_files(args.tls_dir) if args.tls_dir is not None else None  # before latents that may take minutes
     _check_resume(args, cfg)
     _prepare_latents(cfg)
-    tls = None
-    if args.tls_dir is not None:
-        tls = _tls_files(args.tls_dir)
     result = serve_ap(cfg, _launch_options(args), args.port, tls)
     print_run(result, args.out)
     return 0 if result.get("users") else 1
+
+
+def _names_host(cert: Path, host: str) -> bool:
+    from ap_server.certs import certificate_names_host
+
+    try:
+        return certificate_names_host(cert, host)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read the kept AP certificate {cert}: {e}; --force makes a new set") from None
 
 
 def _tls_files(tls_dir: Path):
@@ -443,7 +450,7 @@ def _tls_files(tls_dir: Path):
     tls = Tls(folder / "ca.pem", folder / "server.pem", folder / "server.key")
     missing = [f.name for f in (tls.ca, tls.cert, tls.key) if not f.is_file()]
     if missing:
-        fix = (f"make them with `semalign certs --out {tls_dir}`" if len(missing) == 3 else
+        fix = (f"make them with `semalign certs --out {tls_dir} --only-missing`" if len(missing) == 3 else
                f"`semalign certs --out {tls_dir} --force` makes a new set; users must then get the new ca.pem")
         raise ConfigError(f"field 'tls_dir': {', '.join(missing)} not found in {folder} ({fix})")
     return tls
@@ -480,7 +487,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
-    from ap_server.certs import TLS_FILES, certificate_names_host, make_node_keys, make_tls, planned_files
+    from ap_server.certs import TLS_FILES, make_node_keys, make_tls, planned_files
 
     if args.users < 0:
         raise ConfigError("--users must be ≥ 0")
@@ -502,7 +509,7 @@ def _cmd_certs(args: argparse.Namespace) -> int:
     if half:
         raise ConfigError(f"{args.out} holds half of a key pair: {', '.join(half)}; delete that file and run again "
                           "to make the pair afresh (--force would also replace the CA)")
-    if keep.issuperset(TLS_FILES) and args.host_given and not certificate_names_host(args.out / "server.pem", args.host):
+    if keep.issuperset(TLS_FILES) and args.host_given and not _names_host(args.out / "server.pem", args.host):
         raise ConfigError(f"the AP certificate kept in {args.out} is not valid for --host {args.host}; "
                           "--force makes a new CA and certificate for it (users must then get the new ca.pem)")
     try:

@@ -280,11 +280,16 @@ def test_resume_with_other_settings_is_refused_before_any_process_starts(npz, tm
     err = capsys.readouterr().err
     assert "other settings (iterations, users)" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == [STATE_FILE]  # nothing started, nothing written
+    np.savez(out / STATE_FILE, meta=np.array(_json.dumps({"config": saved.model_dump(mode="json")})),
+             F=np.arange(64.0))
     good = (out / STATE_FILE).read_bytes()
-    (out / STATE_FILE).write_bytes(good[: len(good) // 2])  # damaged: refused at once, in one line
-    assert main([*base, "--iterations", "10"]) == 2
-    err = capsys.readouterr().err
-    assert "is unreadable" in err and "move it away to start afresh" in err and len(err.strip().splitlines()) == 1
+    for damaged in (good[: len(good) // 2],  # truncated: the zip directory is gone
+                    good.replace(np.arange(64.0).tobytes()[8:16], b"\xff" * 8)):  # one array's bytes flipped
+        assert damaged != good
+        (out / STATE_FILE).write_bytes(damaged)
+        assert main([*base, "--iterations", "10"]) == 2  # refused at once, in one line
+        err = capsys.readouterr().err
+        assert "is unreadable" in err and "move it away to start afresh" in err and len(err.strip().splitlines()) == 1
 
 
 def test_sweep_summary_shows_no_ci_for_a_single_seed():

@@ -205,12 +205,19 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path):
 def test_bad_options_exit_2_before_work(argv, tmp_path, capsys):
     from scenarios.distillation.cli import main
 
-    try:
-        code = main(_parse(["--preset", "tiny", "--out", str(tmp_path / "o"), *argv]))
+    try:  # pixel features unless the case is about the encoder, so a missing zoo cannot be the reason
+        encoder = [] if "--feature-encoder" in argv else ["--feature-encoder", "pixels"]
+        code = main(_parse(["--preset", "tiny", *encoder, "--out", str(tmp_path / "o"), *argv]))
     except SystemExit as e:  # argparse rejects choices itself, also with exit code 2
         code = e.code
     assert code == 2
     assert not (tmp_path / "o").exists()
+    err = capsys.readouterr().err
+    expected = {("--train-snr", "nan"): "must be finite", ("--eval-snr", "0,inf"): "must be finite",
+                ("--feature-encoder", "no-such-encoder"): "registered:", ("--seeds", "0"): "--seeds must be at least 1",
+                ("--lora-rank", "0"): "lora_rank"}
+    if tuple(argv) in expected:
+        assert expected[tuple(argv)] in err, err
 
 
 def test_seeds_refused_on_the_real_model_path(tmp_path, capsys):
@@ -306,11 +313,12 @@ def test_single_and_multi_seed_runs_do_not_share_a_folder(tiny_run, tmp_path, ca
     from scenarios.distillation.cli import main
 
     single, _, _ = tiny_run
-    assert main(_parse(["--preset", "tiny", "--seeds", "2", "--out", str(single)])) == 2
+    pixels = ["--feature-encoder", "pixels"]
+    assert main(_parse(["--preset", "tiny", *pixels, "--seeds", "2", "--out", str(single)])) == 2
     assert "holds a single run" in capsys.readouterr().err
     multi = tmp_path / "m"
     (multi / "seed-0").mkdir(parents=True)
-    assert main(_parse(["--preset", "tiny", "--out", str(multi)])) == 2
+    assert main(_parse(["--preset", "tiny", *pixels, "--out", str(multi)])) == 2
     assert "holds a multi-seed run" in capsys.readouterr().err
     assert [p.name for p in multi.iterdir()] == ["seed-0"]
 

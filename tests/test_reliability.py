@@ -280,11 +280,16 @@ def test_certs_refuses_to_replace_keys_and_writes_them_owner_only(tmp_path, caps
     (out / "user-2").unlink()
     assert main(["certs", "--out", str(out), "--users", "3", "--only-missing", "--host", "ap.example"]) == 2
     assert "not valid for --host ap.example" in capsys.readouterr().err  # the kept certificate names 127.0.0.1 only
-    assert main(["certs", "--out", str(out), "--users", "3", "--only-missing", "--host", "localhost"]) == 0
+    assert main(["certs", "--out", str(out), "--users", "3", "--only-missing", "--host", "LocalHost"]) == 0  # DNS: no case
     assert (out / "user-2.pub").exists() and (out / "ca.pem").read_bytes() == keys["ca.pem"]
     assert main(["certs", "--out", str(out), "--users", "3", "--force"]) == 0
     assert (out / "server.key").read_bytes() != keys["server.key"] and (out / "user-2.pub").exists()
     assert stat.S_IMODE((out / "server.key").stat().st_mode) == 0o600
+    (out / "server.pem").write_bytes(b"not a certificate")
+    capsys.readouterr()
+    assert main(["certs", "--out", str(out), "--users", "3", "--only-missing", "--host", "ap"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the kept AP certificate" in err and len(err.strip().splitlines()) == 1
 
 
 def test_ap_tls_dir_is_made_absolute_and_missing_files_named(tmp_path, monkeypatch):

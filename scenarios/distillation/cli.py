@@ -94,14 +94,22 @@ def main(args: argparse.Namespace) -> int:
                               resolution=args.real_resolution, feature_encoder=args.feature_encoder)
         print(json.dumps(result, indent=2))
         return 0
+    if problem := _layout_problem(args.out, args.seeds):  # cheap checks first, before the encoder is loaded
+        print(f"semalign scenario distillation: {problem}", file=sys.stderr)
+        return 2
+    if args.feature_encoder != "pixels":
+        from zoo.registry import get_spec
+
+        try:
+            get_spec(args.feature_encoder)
+        except KeyError as e:
+            print(f"semalign scenario distillation: --feature-encoder: {e.args[0]} or 'pixels'", file=sys.stderr)
+            return 2
     from scenarios.distillation.metrics import load_feature_space
 
     try:
         load_feature_space(args.feature_encoder, args.cache_dir)
-    except KeyError as e:
-        print(f"semalign scenario distillation: --feature-encoder: {e.args[0]} or 'pixels'", file=sys.stderr)
-        return 2
-    except FileNotFoundError as e:
+    except (FileNotFoundError, KeyError) as e:
         print(f"semalign scenario distillation: feature encoder {args.feature_encoder!r} unavailable: "
               f"{str(e).splitlines()[0]} (use --feature-encoder pixels, or build the zoo)", file=sys.stderr)
         return 2
@@ -109,9 +117,6 @@ def main(args: argparse.Namespace) -> int:
     from scenarios.distillation.seeds import seed_dir
 
     preset = args.preset or "full"
-    if problem := _layout_problem(args.out, args.seeds):
-        print(f"semalign scenario distillation: {problem}", file=sys.stderr)
-        return 2
     targets = {args.out: cfg} if args.seeds == 1 else {
         seed_dir(args.out, s): cfg.model_copy(update={"seed": s}) for s in range(cfg.seed, cfg.seed + args.seeds)}
     for folder, c in targets.items():  # every folder checked before any work

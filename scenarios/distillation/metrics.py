@@ -46,8 +46,8 @@ def load_feature_space(name: str, cache_dir: str | None = None) -> FeatureSpace:
     from zoo.preprocess import make_transform
     from zoo.registry import get_spec
 
-    spec = get_spec(name)  # an unknown name: KeyError listing the registered encoders, before the cache is looked at
     latents = load_latents(name, cache_dir, build=False)
+    spec = get_spec(name)
     transform = make_transform("fashion-mnist", in_chans=int(latents.meta.get("in_chans", 1)), image_size=spec.image_size)
     return FeatureSpace(name, load_encoder(name, cache_dir), transform, latents.probe)
 
