@@ -263,15 +263,23 @@ def test_summary_gives_paired_per_prompt_differences(tiny_run):
     assert "95 % CI over prompts" in text and "makd − none" in text and "--seeds K" in text
 
 
-def test_seeds_run_each_seed_and_decide_over_them(tiny_run, tmp_path):
-    """--seeds 2: seed 0's folder is exactly the single run of seed 0; the claims table is over the two seeds."""
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory):
+    """One tiny `--seeds 2` run (pixel features); tests that change it work on a copy."""
     from scenarios.cli import main
+
+    out = tmp_path_factory.mktemp("distill-seeds") / "multi"
+    assert main(["scenario", "distillation", "--preset", "tiny", "--feature-encoder", "pixels", "--seeds", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_seeds_run_each_seed_and_decide_over_them(tiny_run, seeds_run):
+    """--seeds 2: seed 0's folder is exactly the single run of seed 0; the claims table is over the two seeds."""
     from scenarios.distillation.seeds import CLAIMS
 
     single, _, _ = tiny_run
-    out = tmp_path / "multi"
-    assert main(["scenario", "distillation", "--preset", "tiny", "--feature-encoder", "pixels", "--seeds", "2",
-                 "--out", str(out), "--no-progress"]) == 0
+    out = seeds_run
     for name in ("gka.csv", "tka.csv"):
         assert (out / "seed-0" / name).read_bytes() == (single / name).read_bytes()
     assert (out / "seed-1" / "gka.csv").read_bytes() != (single / "gka.csv").read_bytes()  # other models
@@ -289,13 +297,15 @@ def test_seeds_run_each_seed_and_decide_over_them(tiny_run, tmp_path):
     assert "resumed from checkpoints" not in (out / "seed-1" / "summary.md").read_text()
 
 
-def test_resume_refuses_other_training_settings_but_takes_other_evaluation(tmp_path, capsys):
+def test_resume_refuses_other_training_settings_but_takes_other_evaluation(seeds_run, tmp_path, capsys):
+    import shutil
+
     from scenarios.cli import main
 
     out = tmp_path / "r"
+    shutil.copytree(seeds_run, out)
     base = ["scenario", "distillation", "--preset", "tiny", "--feature-encoder", "pixels", "--out", str(out),
             "--no-progress", "--seeds", "2"]
-    assert main(base) == 0
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     capsys.readouterr()
     assert main([*base, "--lora-rank", "3"]) == 2
