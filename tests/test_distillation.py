@@ -42,8 +42,8 @@ def test_cli_writes_tables_figures_and_summary(tiny_run):
     gka = list(csv.DictReader(open(out / "gka.csv")))
     assert {"cloud", "none", "metaword", "g-lora", "makd", "makd@int2"} <= {r["variant"] for r in gka}
     tka = list(csv.DictReader(open(out / "tka.csv")))
-    assert {r["method"] for r in tka} == {"fixed-snr", "mixed-snr", "cala-fixed-snr", "cala"}
-    assert len(tka) == 4 * 3 * 2  # methods × eval SNRs × delay spreads of the tiny preset
+    assert {r["method"] for r in tka} == {"fixed-snr", "fixed-snr-long", "mixed-snr", "cala-fixed-snr", "cala"}
+    assert len(tka) == 5 * 3 * 2  # methods × eval SNRs × delay spreads of the tiny preset
     assert all(float(r["psnr_db"]) > 0 for r in tka)
     assert json.loads((out / "config.json").read_text())["preset"] == "tiny"
 
@@ -347,7 +347,7 @@ def test_aggregate_verdicts_follow_the_ci_over_seeds():
                                                  "makd_minus_g_lora")}
         return {"paired_consistency": pc, "psnr_gain_away_mean_db": cala_gain, "psnr_gain_at_train_snr_db": 0.0,
                 "psnr_gain_vs_mixed_away_mean_db": -cala_gain, "psnr_gain_vs_cala_fixed_snr_away_mean_db": 0.0,
-                "psnr_gain_cala_fixed_snr_vs_fixed_away_mean_db": 0.0, "consistency_none": 0.5,
+                "psnr_gain_vs_fixed_long_away_mean_db": 0.0, "psnr_gain_cala_fixed_snr_vs_fixed_away_mean_db": 0.0, "consistency_none": 0.5,
                 "consistency_makd": 0.5 + makd_gain}
 
     agg = aggregate({0: head(0.010, 0.3), 1: head(0.012, -0.2), 2: head(0.011, 0.1)})

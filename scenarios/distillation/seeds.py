@@ -29,6 +29,8 @@ CLAIMS: tuple[tuple[str, str, str, str, bool], ...] = (
      "dB", False),
     ("cala_minus_mixed_away", "PSNR: CALA − mixed-SNR JSCC, away from the training SNR",
      "psnr_gain_vs_mixed_away_mean_db", "dB", False),
+    ("cala_minus_fixed_long_away", "PSNR: CALA − fixed-SNR JSCC trained as many steps longer, away from its SNR",
+     "psnr_gain_vs_fixed_long_away_mean_db", "dB", False),
     ("cala_minus_cala_fixed_snr_away", "PSNR: CALA − CALA trained at the training SNR only, away from it",
      "psnr_gain_vs_cala_fixed_snr_away_mean_db", "dB", False),
     ("cala_fixed_snr_minus_fixed_away", "PSNR: CALA trained at the training SNR only − fixed-SNR JSCC, away",
@@ -40,6 +42,7 @@ _SHORT = {"makd_minus_none": "MAKD −\nnone", "g_lora_minus_none": "G-LoRA −\
           "metaword_minus_none": "metaword −\nnone", "makd_minus_g_lora": "MAKD −\nG-LoRA",
           "cala_minus_fixed_away": "CALA − fixed\n(away)", "cala_minus_fixed_at_train": "CALA − fixed\n(at train SNR)",
           "cala_minus_mixed_away": "CALA − mixed\n(away)", "cala_minus_cala_fixed_snr_away": "CALA − CALA\nat 1 SNR (away)",
+          "cala_minus_fixed_long_away": "CALA − fixed\nlonger (away)",
           "cala_fixed_snr_minus_fixed_away": "CALA at 1 SNR\n− fixed (away)"}
 
 
@@ -88,7 +91,7 @@ def _plot(agg: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [4, 6]})
     for ax, unit, title in ((axes[0], "cosine", "G-KA: consistency with the cloud"),
                             (axes[1], "dB", "T-KA: PSNR of the received image")):
         items = [(k, c) for k, c in agg["claims"].items() if c["unit"] == unit]

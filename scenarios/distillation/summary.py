@@ -40,6 +40,7 @@ def headline_numbers(cfg, gka_rows: list[dict], tka_rows: list[dict], per_prompt
     gain = np.array([cell[("cala", s, d)]["psnr_db"] - cell[("fixed-snr", s, d)]["psnr_db"] for s, d in away])
     gain_mixed = np.array([cell[("cala", s, d)]["psnr_db"] - cell[("mixed-snr", s, d)]["psnr_db"] for s, d in away])
     gain_adapt = np.array([cell[("cala", s, d)]["psnr_db"] - cell[("cala-fixed-snr", s, d)]["psnr_db"] for s, d in away])
+    gain_vs_long = np.array([cell[("cala", s, d)]["psnr_db"] - cell[("fixed-snr-long", s, d)]["psnr_db"] for s, d in away])
     gain_adapters = np.array([cell[("cala-fixed-snr", s, d)]["psnr_db"] - cell[("fixed-snr", s, d)]["psnr_db"]
                               for s, d in away])
     unseen = [(s, d) for (s, d) in away
@@ -58,6 +59,7 @@ def headline_numbers(cfg, gka_rows: list[dict], tka_rows: list[dict], per_prompt
         "psnr_gain_at_train_snr_db": float(gain_at.mean()) if len(gain_at) else float("nan"),
         "psnr_gain_vs_mixed_away_mean_db": float(gain_mixed.mean()),
         "psnr_gain_vs_cala_fixed_snr_away_mean_db": float(gain_adapt.mean()),
+        "psnr_gain_vs_fixed_long_away_mean_db": float(gain_vs_long.mean()),
         "psnr_gain_cala_fixed_snr_vs_fixed_away_mean_db": float(gain_adapters.mean()),
         "paired_consistency": pairs,
         "must_hold_makd_raises_consistency": verdict(pairs["makd_minus_none"], 0.0),
@@ -94,7 +96,7 @@ def write_summary(cfg, gka, tka, timing: dict, path: Path, feature_encoder: str,
     snr_rows = []
     for s in cfg.eval_snr_db:
         row: dict = {"snr_db": s}
-        for m in ("fixed-snr", "mixed-snr", "cala-fixed-snr", "cala"):
+        for m in ("fixed-snr", "fixed-snr-long", "mixed-snr", "cala-fixed-snr", "cala"):
             vals = [r["psnr_db"] for r in tka.rows if r["method"] == m and r["snr_db"] == s]
             row[m] = float(np.mean(vals))
         row["cala − fixed"] = row["cala"] - row["fixed-snr"]
@@ -130,7 +132,8 @@ G-LoRA: rank {cfg.lora_rank} on {len(gka.lora_layers)} linear layers (`{cfg.lora
 
 Fixed-SNR JSCC trained at {cfg.train_snr_db:g} dB; CALA and mixed-SNR trained on SNR {list(cfg.cala_snr_db)} dB ×
 delay spread {list(cfg.cala_delay_spread_ns)} ns (other values are unseen). `cala-fixed-snr` (a control): CALA's
-components and gate, same steps, trained at {cfg.train_snr_db:g} dB only.
+components and gate, same steps, trained at {cfg.train_snr_db:g} dB only; `fixed-snr-long` (a control): the fixed-SNR
+JSCC trained {cfg.cala_steps} steps longer at its SNR, so it has CALA's training budget.
 
 {_table(snr_rows, list(snr_rows[0]))}
 
@@ -148,6 +151,7 @@ CALA knowledge (rank-1 components + gate) bytes: {tka.cala_bytes}.
 | PSNR gain of CALA over fixed-SNR JSCC away from its SNR (mean / max) | {h['psnr_gain_away_mean_db']:+.2f} / {h['psnr_gain_away_max_db']:+.2f} dB | +{PAPER['psnr_gain_db']} dB |
 | … on unseen (SNR, delay spread) | {h['psnr_gain_unseen_mean_db']:+.2f} dB | – |
 | CALA vs mixed-SNR JSCC (extra baseline) away from {cfg.train_snr_db:g} dB | {h['psnr_gain_vs_mixed_away_mean_db']:+.2f} dB | – |
+| CALA vs fixed-SNR JSCC trained {cfg.cala_steps} steps longer (same training budget as CALA), away | {h['psnr_gain_vs_fixed_long_away_mean_db']:+.2f} dB | – |
 | CALA vs CALA trained at {cfg.train_snr_db:g} dB only (what adapting to the SNR adds), away from it | {h['psnr_gain_vs_cala_fixed_snr_away_mean_db']:+.2f} dB | – |
 | CALA trained at {cfg.train_snr_db:g} dB only vs fixed-SNR JSCC (adapters + their extra steps, no SNR diversity), away | {h['psnr_gain_cala_fixed_snr_vs_fixed_away_mean_db']:+.2f} dB | – |
 

@@ -69,6 +69,10 @@ def run_tka(cfg: DistillConfig, edge: LatentDiffusion, metaword: torch.Tensor | 
     losses = {"jscc": train_jscc(fixed, decode, z_train, train_bank, (cfg.train_snr_db,), cfg.cala_delay_spread_ns,
                                  cfg.jscc_steps, bs, ckpt / "jscc_fixed.pt", make_generator(seed, "jscc"), progress,
                                  "jscc fixed-SNR")}
+    fixed_long = copy.deepcopy(fixed)  # control: the fixed-SNR JSCC given CALA's extra steps (all weights, same SNR)
+    losses["fixed-long"] = train_jscc(fixed_long, decode, z_train, train_bank, (cfg.train_snr_db,),
+                                      cfg.cala_delay_spread_ns, cfg.cala_steps, bs, ckpt / "jscc_fixed_long.pt",
+                                      make_generator(seed, "jscc-fixed-long"), progress, "jscc fixed-SNR, longer")
     mixed = copy.deepcopy(fixed)
     losses["mixed"] = train_jscc(mixed, decode, z_train, train_bank, cfg.cala_snr_db, cfg.cala_delay_spread_ns,
                                  cfg.cala_steps, bs, ckpt / "jscc_mixed.pt", make_generator(seed, "mixed"), progress,
@@ -82,8 +86,8 @@ def run_tka(cfg: DistillConfig, edge: LatentDiffusion, metaword: torch.Tensor | 
     losses["cala-fixed-snr"] = train_cala(cala_fixed, gate_fixed, decode, z_train, train_bank, (cfg.train_snr_db,),
                                           cfg.cala_delay_spread_ns, cfg.cala_steps, bs, ckpt / "cala_fixed_snr.pt",
                                           make_generator(seed, "cala-fixed-snr"), progress, "cala fixed-SNR")
-    codecs = {"fixed-snr": (fixed, None), "mixed-snr": (mixed, None), "cala-fixed-snr": (cala_fixed, gate_fixed),
-              "cala": (cala, gate)}
+    codecs = {"fixed-snr": (fixed, None), "fixed-snr-long": (fixed_long, None), "mixed-snr": (mixed, None),
+              "cala-fixed-snr": (cala_fixed, gate_fixed), "cala": (cala, gate)}
     for jscc, _ in codecs.values():
         jscc.eval()
 
