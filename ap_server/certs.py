@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -14,7 +15,8 @@ from cryptography.x509.oid import NameOID
 
 from ap_server.superlink import Tls
 
-__all__ = ["make_tls", "make_node_keys", "planned_files", "certificate_names_host", "TLS_FILES"]
+__all__ = ["make_tls", "make_node_keys", "planned_files", "certificate_names_host", "plan_certs", "CertsPlan",
+           "CertsError", "TLS_FILES"]
 
 
 def _name(cn: str) -> x509.Name:
@@ -51,6 +53,53 @@ def certificate_names_host(cert: Path, host: str) -> bool:
         return ipaddress.ip_address(host) in names.get_values_for_type(x509.IPAddress)
     except ValueError:  # a DNS name: compared without case, as DNS does
         return host.lower() in {n.lower() for n in names.get_values_for_type(x509.DNSName)}
+
+
+class CertsError(ValueError):
+    """What ``semalign certs`` was asked to do would lose or mix up credentials."""
+
+
+@dataclass(frozen=True)
+class CertsPlan:
+    tls: bool  # make a new CA and AP certificate
+    host: str  # the AP address the new certificate is for
+    users: list[int]  # users whose key pairs are made
+
+
+def plan_certs(folder: Path, users: int, host: str | None, *, force: bool = False,
+               only_missing: bool = False) -> CertsPlan:
+    """What to write into ``folder``: never replace a file unless ``force``; with ``only_missing`` keep a complete
+    CA + certificate (refusing a ``host`` it does not name) and complete key pairs, and make the rest."""
+    if users < 0:
+        raise CertsError("--users must be ≥ 0")
+    if force and only_missing:
+        raise CertsError("--force and --only-missing exclude each other")
+    existing = {p.name for p in planned_files(folder, users) if p.exists() or p.is_symlink()}
+    if existing and not (force or only_missing):
+        raise CertsError(f"{folder} already holds {', '.join(sorted(existing))}: new keys would replace them and every "
+                         "SuperNode or AP set up with the old ones would stop connecting (--only-missing adds what is "
+                         "missing, e.g. keys for more users; --force replaces them)")
+    keep = existing if only_missing else set()
+    tls_kept = [n for n in TLS_FILES if n in keep]
+    if tls_kept and len(tls_kept) < len(TLS_FILES):
+        raise CertsError(f"{folder} holds only part of the AP's TLS files ({', '.join(tls_kept)}); "
+                         "make them afresh with --force")
+    half = [next(n for n in (f"user-{k}", f"user-{k}.pub") if n in keep) for k in range(users)
+            if (f"user-{k}" in keep) != (f"user-{k}.pub" in keep)]
+    if half:
+        raise CertsError(f"{folder} holds half of a key pair: {', '.join(half)}; delete that file and run again "
+                         "to make the pair afresh (--force would also replace the CA)")
+    if tls_kept and host is not None:
+        try:
+            named = certificate_names_host(folder / "server.pem", host)
+        except (OSError, ValueError) as e:
+            raise CertsError(f"cannot read the kept AP certificate {folder / 'server.pem'}: {e}; "
+                             "--force makes a new set") from None
+        if not named:
+            raise CertsError(f"the AP certificate kept in {folder} is not valid for --host {host}; "
+                             "--force makes a new CA and certificate for it (users must then get the new ca.pem)")
+    return CertsPlan(tls=not tls_kept, host=host or "127.0.0.1",
+                     users=[k for k in range(users) if f"user-{k}" not in keep])
 
 
 def make_tls(folder: Path, host: str = "127.0.0.1", days: int = 30) -> Tls:

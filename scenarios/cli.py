@@ -432,15 +432,6 @@ def _cmd_ap(args: argparse.Namespace) -> int:
     return 0 if result.get("users") else 1
 
 
-def _names_host(cert: Path, host: str) -> bool:
-    from ap_server.certs import certificate_names_host
-
-    try:
-        return certificate_names_host(cert, host)
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"cannot read the kept AP certificate {cert}: {e}; --force makes a new set") from None
-
-
 def _tls_files(tls_dir: Path):
     """The AP's TLS files in ``tls_dir``, as absolute paths (the SuperLink runs in a folder of its own, where a
     relative path would not hold); ``ConfigError`` naming what is missing and how to make it."""
@@ -487,40 +478,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_certs(args: argparse.Namespace) -> int:
-    from ap_server.certs import TLS_FILES, make_node_keys, make_tls, planned_files
+    from ap_server.certs import CertsError, make_node_keys, make_tls, plan_certs
 
-    if args.users < 0:
-        raise ConfigError("--users must be ≥ 0")
-    args.host_given, args.host = args.host is not None, args.host or "127.0.0.1"
-    if args.force and args.only_missing:
-        raise ConfigError("--force and --only-missing exclude each other")
-    existing = [p.name for p in planned_files(args.out, args.users) if p.exists() or p.is_symlink()]
-    tls_present = [n for n in TLS_FILES if n in existing]
-    if args.only_missing and tls_present and len(tls_present) < len(TLS_FILES):
-        raise ConfigError(f"{args.out} holds only part of the AP's TLS files ({', '.join(tls_present)}); "
-                          "make them afresh with --force")
-    if existing and not (args.force or args.only_missing):
-        raise ConfigError(f"{args.out} already holds {', '.join(existing)}: new keys would replace them and every "
-                          "SuperNode or AP set up with the old ones would stop connecting (--only-missing adds what is "
-                          "missing, e.g. keys for more users; --force replaces everything)")
-    keep = set(existing) if args.only_missing else set()
-    half = [next(n for n in (f"user-{k}", f"user-{k}.pub") if n in keep) for k in range(args.users)
-            if (f"user-{k}" in keep) != (f"user-{k}.pub" in keep)]
-    if half:
-        raise ConfigError(f"{args.out} holds half of a key pair: {', '.join(half)}; delete that file and run again "
-                          "to make the pair afresh (--force would also replace the CA)")
-    if keep.issuperset(TLS_FILES) and args.host_given and not _names_host(args.out / "server.pem", args.host):
-        raise ConfigError(f"the AP certificate kept in {args.out} is not valid for --host {args.host}; "
-                          "--force makes a new CA and certificate for it (users must then get the new ca.pem)")
     try:
-        if not keep.issuperset(TLS_FILES):
-            tls = make_tls(args.out, args.host)
+        plan = plan_certs(args.out, args.users, args.host, force=args.force, only_missing=args.only_missing)
+    except CertsError as e:
+        raise ConfigError(str(e)) from None
+    try:
+        if plan.tls:
+            tls = make_tls(args.out, plan.host)
             print(f"CA {tls.ca}\nAP certificate {tls.cert}\nAP key {tls.key}")
         else:
             print(f"kept the CA and AP certificate in {args.out}")
-        for k in range(args.users):
-            if f"user-{k}" in keep and f"user-{k}.pub" in keep:
-                continue
+        for k in plan.users:
             priv, pub = make_node_keys(args.out, f"user-{k}")
             print(f"user {k}: private {priv}, public {pub}")
     except OSError as e:
