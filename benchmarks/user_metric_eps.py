@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from protocol.atomic import write_json_atomic
 from protocol.config import RunConfig
+from scenarios.arglists import floats, int_list
 from scenarios.engine import run
 from scenarios.figures import save_figure
 from scenarios.latents import Classifier, LatentData
@@ -69,12 +70,16 @@ def plot(rows: list[dict], path: Path, title: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.user_metric_eps", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path("runs/user-metric-eps"))
-    p.add_argument("--snr", type=float, default=20.0)
-    p.add_argument("--eps", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.01, 0.1, 1.0, 10.0))
-    p.add_argument("--uses", type=lambda t: tuple(int(v) for v in t.split(",")), default=(1, 2, 4, 8))
+    p.add_argument("--out", type=Path, default=Path("runs/user-metric-eps"),
+                   help="output folder (CSV, JSON, figure; default runs/user-metric-eps)")
+    p.add_argument("--snr", type=float, default=20.0, help="SNR of every user [dB] (default 20)")
+    p.add_argument("--eps", type=floats, default=(0.01, 0.1, 1.0, 10.0),
+                   help="task-metric ε values to try (the weight of plain MSE), comma-separated (default 0.01,0.1,1,10)")
+    p.add_argument("--uses", type=int_list("channel uses", minimum=1, distinct=True), default=(1, 2, 4, 8),
+                   help="channel uses c to sweep, comma-separated (default 1,2,4,8)")
     p.add_argument("--held-out", type=int, default=4000, help="validation rows taken from the end of train")
-    p.add_argument("--methods", type=lambda t: tuple(t.split(",")), default=("federated", "centralised"))
+    p.add_argument("--methods", type=lambda t: tuple(t.split(",")), default=("federated", "centralised"),
+                   help="methods to run, comma-separated (default federated,centralised)")
     a = p.parse_args(argv)
     base = RunConfig(users=4, snr_db=a.snr)
     data = validation_split(load_run_latents(base), a.held_out)
