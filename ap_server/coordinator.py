@@ -285,18 +285,14 @@ class Coordinator:
         path = Path(folder) / STATE_FILE
         if not path.exists():
             return False
-        try:
-            with np.load(path) as f:
-                meta = json.loads(str(f["meta"]))
-                arrays = {k: torch.from_numpy(f[k]) for k in ("F", "Z", "U", "RHO") if k in f.files or k != "RHO"}
-        except Exception as e:  # noqa: BLE001 — any damage: one clear error, nothing half-restored
-            raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
-                             "move it away to start afresh") from None
+        meta, arrays = _read_checkpoint(path, required=("F", "Z", "U"))
         if diff := config_differences(meta["config"], self.cfg):
             raise ValueError(f"checkpoint {path} belongs to a different run configuration ({', '.join(diff)} differ); "
                              "use the same settings, or another --out to start afresh")
-        self.state = APState(f=arrays["F"], z=arrays["Z"], u=arrays["U"], round=int(meta["round"]),
-                             rho=arrays.get("RHO"))
+        rho = arrays.get("RHO")
+        self.state = APState(f=torch.from_numpy(arrays["F"]), z=torch.from_numpy(arrays["Z"]),
+                             u=torch.from_numpy(arrays["U"]), round=int(meta["round"]),
+                             rho=None if rho is None else torch.from_numpy(rho))
         self.history = meta["history"]
         for k, v in meta["users"].items():
             self.users.setdefault(int(k), UserStatus(**v))
@@ -337,12 +333,20 @@ def checkpoint_differences(folder: Path, cfg: RunConfig) -> list[str] | None:
     path = Path(folder) / STATE_FILE
     if not path.exists():
         return None
+    meta, _ = _read_checkpoint(path)
+    return config_differences(meta["config"], cfg)
+
+
+def _read_checkpoint(path: Path, required: tuple[str, ...] = ()) -> tuple[dict, dict[str, np.ndarray]]:
+    """The checkpoint's metadata and every array in it, all read now (``np.load`` is lazy, so a corrupt member would
+    otherwise surface later); any damage, or a missing ``required`` array, is one ``ValueError`` and nothing is used."""
     try:
         with np.load(path) as f:
-            saved = json.loads(str(f["meta"]))["config"]
-            for k in f.files:  # np.load is lazy: read every member, so a corrupt array is found here, not in the AP
-                f[k]
-    except Exception as e:  # noqa: BLE001 — any damage: one clear error
+            meta = json.loads(str(f["meta"]))
+            arrays = {k: f[k] for k in f.files if k != "meta"}
+        if missing := [k for k in required if k not in arrays]:
+            raise KeyError(f"no array {', '.join(missing)}")
+    except Exception as e:  # noqa: BLE001 — any damage: one clear error, nothing half-restored
         raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); "
                          "move it away to start afresh") from None
-    return config_differences(saved, cfg)
+    return meta, arrays

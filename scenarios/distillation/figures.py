@@ -42,8 +42,8 @@ def plot_psnr_vs_snr(rows: list[dict], train_snr: float, path: Path) -> None:
     plt = _plt()
     dss = sorted({r["delay_spread_ns"] for r in rows})
     fig, axes = plt.subplots(1, len(dss), figsize=(3.2 * len(dss), 3.2), sharey=True, squeeze=False)
-    styles = {"fixed-snr": ("#999999", "o"), "fixed-snr-long": ("#555555", "D"), "mixed-snr": ("#e08b2c", "s"), "cala-fixed-snr": ("#6aa56a", "v"),
-              "cala": ("#3b75af", "^")}
+    styles = {"fixed-snr": ("#999999", "o"), "fixed-snr-long": ("#555555", "D"), "mixed-snr": ("#e08b2c", "s"),
+              "cala-fixed-snr": ("#6aa56a", "v"), "cala": ("#3b75af", "^")}
     for ax, ds in zip(axes[0], dss):
         for method, (c, m) in styles.items():
             pts = sorted((r["snr_db"], r["psnr_db"]) for r in rows if r["method"] == method and r["delay_spread_ns"] == ds)

@@ -7,43 +7,46 @@ channel draws inside a seed), with a Student-t 95 % CI over the seeds (:mod:`sce
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 from protocol.atomic import write_bytes_atomic, write_json_atomic
 from scenarios.paired_stats import over_seeds, verdict
 from scenarios.sweep_runner import write_tidy_csv
 
-__all__ = ["CLAIMS", "seed_dir", "aggregate", "write_seed_outputs", "format_number"]
+__all__ = ["Claim", "CLAIMS", "seed_dir", "aggregate", "write_seed_outputs", "format_number"]
 
-#: (key, what it is, headline key of one run, unit, is it a must-hold claim)
-CLAIMS: tuple[tuple[str, str, str, str, bool], ...] = (
-    ("makd_minus_none", "consistency: MAKD − unaligned edge", "makd_minus_none", "cosine", True),
-    ("g_lora_minus_none", "consistency: G-LoRA only − unaligned edge", "g_lora_minus_none", "cosine", False),
-    ("metaword_minus_none", "consistency: metaword only − unaligned edge", "metaword_minus_none", "cosine", False),
-    ("makd_minus_g_lora", "consistency: MAKD − G-LoRA only", "makd_minus_g_lora", "cosine", False),
-    ("cala_minus_fixed_away", "PSNR: CALA − fixed-SNR JSCC, away from the training SNR", "psnr_gain_away_mean_db",
-     "dB", True),
-    ("cala_minus_fixed_at_train", "PSNR: CALA − fixed-SNR JSCC, at the training SNR", "psnr_gain_at_train_snr_db",
-     "dB", False),
-    ("cala_minus_mixed_away", "PSNR: CALA − mixed-SNR JSCC, away from the training SNR",
-     "psnr_gain_vs_mixed_away_mean_db", "dB", False),
-    ("cala_minus_fixed_long_away", "PSNR: CALA − fixed-SNR JSCC trained as many steps longer, away from its SNR",
-     "psnr_gain_vs_fixed_long_away_mean_db", "dB", False),
-    ("cala_minus_cala_fixed_snr_away", "PSNR: CALA − CALA trained at the training SNR only, away from it",
-     "psnr_gain_vs_cala_fixed_snr_away_mean_db", "dB", False),
-    ("cala_fixed_snr_minus_fixed_away", "PSNR: CALA trained at the training SNR only − fixed-SNR JSCC, away",
-     "psnr_gain_cala_fixed_snr_vs_fixed_away_mean_db", "dB", False),
+class Claim(NamedTuple):
+    key: str  # name in seeds.csv and headline.json
+    label: str  # what it is, in the summary
+    short: str  # tick label in seeds.png
+    source: str  # the headline key of one run (or of its ``paired_consistency``)
+    unit: str
+    must_hold: bool  # one of the issue's must-hold claims
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("makd_minus_none", "consistency: MAKD − unaligned edge", "MAKD −\nnone", "makd_minus_none", "cosine", True),
+    Claim("g_lora_minus_none", "consistency: G-LoRA only − unaligned edge", "G-LoRA −\nnone", "g_lora_minus_none",
+          "cosine", False),
+    Claim("metaword_minus_none", "consistency: metaword only − unaligned edge", "metaword −\nnone",
+          "metaword_minus_none", "cosine", False),
+    Claim("makd_minus_g_lora", "consistency: MAKD − G-LoRA only", "MAKD −\nG-LoRA", "makd_minus_g_lora", "cosine",
+          False),
+    Claim("cala_minus_fixed_away", "PSNR: CALA − fixed-SNR JSCC, away from the training SNR", "CALA − fixed\n(away)",
+          "psnr_gain_away_mean_db", "dB", True),
+    Claim("cala_minus_fixed_at_train", "PSNR: CALA − fixed-SNR JSCC, at the training SNR",
+          "CALA − fixed\n(at train SNR)", "psnr_gain_at_train_snr_db", "dB", False),
+    Claim("cala_minus_mixed_away", "PSNR: CALA − mixed-SNR JSCC, away from the training SNR", "CALA − mixed\n(away)",
+          "psnr_gain_vs_mixed_away_mean_db", "dB", False),
+    Claim("cala_minus_fixed_long_away", "PSNR: CALA − fixed-SNR JSCC trained as many steps longer, away from its SNR",
+          "CALA − fixed\nlonger (away)", "psnr_gain_vs_fixed_long_away_mean_db", "dB", False),
+    Claim("cala_minus_cala_fixed_snr_away", "PSNR: CALA − CALA trained at the training SNR only, away from it",
+          "CALA − CALA\nat 1 SNR (away)", "psnr_gain_vs_cala_fixed_snr_away_mean_db", "dB", False),
+    Claim("cala_fixed_snr_minus_fixed_away", "PSNR: CALA trained at the training SNR only − fixed-SNR JSCC, away",
+          "CALA at 1 SNR\n− fixed (away)", "psnr_gain_cala_fixed_snr_vs_fixed_away_mean_db", "dB", False),
 )
-
-
-_SHORT = {"makd_minus_none": "MAKD −\nnone", "g_lora_minus_none": "G-LoRA −\nnone",
-          "metaword_minus_none": "metaword −\nnone", "makd_minus_g_lora": "MAKD −\nG-LoRA",
-          "cala_minus_fixed_away": "CALA − fixed\n(away)", "cala_minus_fixed_at_train": "CALA − fixed\n(at train SNR)",
-          "cala_minus_mixed_away": "CALA − mixed\n(away)", "cala_minus_cala_fixed_snr_away": "CALA − CALA\nat 1 SNR (away)",
-          "cala_minus_fixed_long_away": "CALA − fixed\nlonger (away)",
-          "cala_fixed_snr_minus_fixed_away": "CALA at 1 SNR\n− fixed (away)"}
 
 
 def seed_dir(out: Path, seed: int) -> Path:
@@ -60,11 +63,11 @@ def aggregate(heads: dict[int, dict]) -> dict:
     """Every claim over the seeds' headline numbers: per-seed values, mean, t 95 % CI, verdict (> 0)."""
     seeds = sorted(heads)
     claims = {}
-    for key, label, src, unit, must in CLAIMS:
-        stat = over_seeds([_value(heads[s], src) for s in seeds])
+    for c in CLAIMS:
+        stat = over_seeds([_value(heads[s], c.source) for s in seeds])
         measured = all(math.isfinite(stat[k]) for k in ("mean", "lo", "hi"))  # e.g. no eval SNR at the training SNR
-        claims[key] = stat | {"label": label, "unit": unit, "must_hold": must,
-                              "verdict": verdict(stat, 0.0) if measured else "n/a (not measured)"}
+        claims[c.key] = stat | {"label": c.label, "unit": c.unit, "must_hold": c.must_hold,
+                                "verdict": verdict(stat, 0.0) if measured else "n/a (not measured)"}
     none = [heads[s]["consistency_none"] for s in seeds]
     makd = [heads[s]["consistency_makd"] for s in seeds]
     rel = [100.0 * (m - n) / abs(n) if n else float("nan") for m, n in zip(makd, none)]
@@ -79,7 +82,7 @@ def _seed_rows(heads: dict[int, dict]) -> list[dict]:
         h = heads[s]
         row = {"seed": s, "consistency_none": h["consistency_none"], "consistency_metaword": h["consistency_metaword"],
                "consistency_g_lora": h["consistency_g_lora"], "consistency_makd": h["consistency_makd"]}
-        row |= {key: _value(h, src) for key, _, src, _, _ in CLAIMS}
+        row |= {c.key: _value(h, c.source) for c in CLAIMS}
         row["class_accuracy_cloud"], row["class_accuracy_edge"] = h["class_accuracy_cloud"], h["class_accuracy_edge"]
         rows.append(row)
     return rows
@@ -91,6 +94,7 @@ def _plot(agg: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    short = {c.key: c.short for c in CLAIMS}
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [4, 6]})
     for ax, unit, title in ((axes[0], "cosine", "G-KA: consistency with the cloud"),
                             (axes[1], "dB", "T-KA: PSNR of the received image")):
@@ -103,7 +107,7 @@ def _plot(agg: dict, path: Path) -> None:
                             color=colour, capsize=4, ms=5)
         ax.axhline(0.0, color="k", lw=0.8)
         ax.set_xticks(range(len(items)))
-        ax.set_xticklabels([_SHORT[k] for k, _ in items], fontsize=8)
+        ax.set_xticklabels([short[k] for k, _ in items], fontsize=8)
         ax.set_ylabel(f"paired difference ({unit})")
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
@@ -126,8 +130,8 @@ def _summary_text(agg: dict, preset: str) -> str:
              "95 % CI over the seeds, so it includes training variance. A claim **holds** when the CI's lower end is "
              "≥ 0, **does NOT hold** when its upper end is < 0, and is **undecided** otherwise.", "",
              "| difference | unit | mean | 95 % CI (seeds) | verdict (> 0) | must hold |", "|---|---|---|---|---|---|"]
+    num = format_number
     for c in agg["claims"].values():
-        num = format_number
         lines.append(f"| {c['label']} | {c['unit']} | {num(c['mean'])} | [{num(c['lo'])}, {num(c['hi'])}] | "
                      f"{c['verdict']} | {'yes' if c['must_hold'] else '–'} |")
     g = agg["consistency_gain_pct"]
@@ -144,5 +148,5 @@ def write_seed_outputs(heads: dict[int, dict], out: Path, preset: str) -> dict:
     write_tidy_csv(rows, out / "seeds.csv", tuple(rows[0]))
     _plot(agg, out / "seeds.png")
     write_bytes_atomic(out / "summary.md", _summary_text(agg, preset).encode())
-    write_json_atomic(out / "headline.json", json.loads(json.dumps(agg)))
+    write_json_atomic(out / "headline.json", agg)
     return agg
