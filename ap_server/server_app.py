@@ -26,6 +26,8 @@ __all__ = ["app", "run_ap", "exchange", "shorten_object_backoff"]
 
 log = logging.getLogger("semalign.ap")
 app = ServerApp()
+#: a round without one valid reply is tried again this many times before the run gives up
+_MAX_EMPTY_ROUNDS = 2
 _MAX_LATE = 1000  # expired message ids remembered to recognise late replies
 
 
@@ -190,6 +192,7 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
     refused = _Backoff({n: coord.round - 1 for n in first if n not in node_user})  # asked again at once
     startup = time.perf_counter() - t0
     round_times = []
+    empty = 0  # consecutive attempts of the current round without one valid reply
     while not coord.converged():
         live = set(grid.get_node_ids())
         for gone in [n for n in node_user if n not in live]:
@@ -204,6 +207,14 @@ def run_ap(grid: Grid, cfg: RunConfig, rt: RuntimeSettings) -> dict:
         replies = exchange(grid, msgs, rt.round_timeout, rt.poll_interval, late, names)
         good = _collect(coord, node_user, replies, coord.accept_reply, rt.max_payload_bytes)
         wall = time.perf_counter() - t
+        if not good:  # e.g. one user killed mid-upload held the pull past the deadline: try the round again
+            empty += 1
+            if empty > _MAX_EMPTY_ROUNDS:
+                raise RuntimeError(f"round {coord.round}: no user answered in {empty} attempts")
+            log.warning("round %d: no valid reply within the deadline; the round is repeated (attempt %d of %d)",
+                        coord.round, empty + 1, _MAX_EMPTY_ROUNDS + 1)
+            continue
+        empty = 0
         coord.step(good, wall_time=wall)
         round_times.append(wall)
         coord.checkpoint(out)
